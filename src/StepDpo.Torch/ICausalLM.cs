@@ -1,0 +1,25 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch;
+
+/// <summary>
+/// The contract between the model (Model/ folder) and its users (generation, training, scoring).
+/// A decoder-only language model: token ids in, next-token logits out.
+/// </summary>
+public interface ICausalLM
+{
+    /// <summary>The underlying TorchSharp module: parameters(), train(), eval(), to(device/dtype).</summary>
+    nn.Module Module { get; }
+
+    int VocabSize { get; }
+
+    /// <summary>
+    /// Logits [B, T, V] (float32) for <paramref name="inputIds"/> [B, T] (int64).
+    /// <paramref name="positionIds"/> [B, T] (int64) default to 0..T-1 per row; they drive the rotary embedding, so a
+    /// sequence that continues a shared prefix can restart its positions where the prefix ended.
+    /// <paramref name="attentionMask"/> is a boolean [B, 1, T, T] tensor, true where query t may attend to key s;
+    /// null means plain causal attention. Together they express padding, packing and shared-prefix layouts.
+    /// </summary>
+    Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null);
+}
