@@ -116,7 +116,7 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
     }
 
     /// <summary>`stage=a status=b dir=/x y message=free text`: message is last and takes the rest of the line.</summary>
-    internal static Dictionary<string, string> ParseFields(string body)
+    public static Dictionary<string, string> ParseFields(string body)
     {
         var result = new Dictionary<string, string>();
         int messageAt = body.IndexOf(" message=", StringComparison.Ordinal);
