@@ -4,24 +4,31 @@ using System.Text.Json;
 namespace StepDpo.Data;
 
 /// <summary>One sampled response with its verdicts: the final-answer label, per-step correctness
-/// (the first false is the first wrong step) and the Monte Carlo step estimates.</summary>
+/// (the first false is the first wrong step) and the Monte Carlo step estimates. The files mark a
+/// verdict they could not reach as "[invalid]" (e.g. a response cut off before its answer); those
+/// read as null.</summary>
 public sealed record SampledResponse(
     string Response,
     string? ResponseAnswer,
-    bool Label,
-    IReadOnlyList<bool> StepLabels,
+    bool? Label,
+    IReadOnlyList<bool?> StepLabels,
     IReadOnlyList<bool> StepHardLabels,
     IReadOnlyList<double> StepSoftLabels)
 {
     /// <summary>The delimiter between steps in these files.</summary>
     public const string StepMarker = "ки";
 
-    /// <summary>0-based index of the first step labelled wrong, or null when every step is right.</summary>
+    /// <summary>0-based index of the first step labelled wrong, or null when no step is labelled
+    /// wrong (every step right, or the steps before the first unknown one right).</summary>
     public int? FirstWrongStep
     {
         get
         {
-            for (int i = 0; i < StepLabels.Count; i++) if (!StepLabels[i]) return i;
+            for (int i = 0; i < StepLabels.Count; i++)
+            {
+                if (StepLabels[i] is null) return null;
+                if (StepLabels[i] == false) return i;
+            }
             return null;
         }
     }
@@ -52,21 +59,24 @@ public static class SampleFile
                 var where = $"outputs[{i++}]";
                 var rec = new JsonRecord(r.File, r.Line, o);
                 var response = rec.Text("response") ?? throw r.Error($"{where}: missing field 'response'");
-                var stepLabels = Bools(rec, "step_labels", where);
-                var hard = rec.Root.TryGetProperty("step_h_label", out _) ? Bools(rec, "step_h_label", where) : [];
+                var stepLabels = Bools(rec, "step_labels", where, allowInvalid: true);
+                var hard = rec.Root.TryGetProperty("step_h_label", out _) ? Bools(rec, "step_h_label", where).Select(b => b ?? false).ToList() : [];
                 var soft = rec.Root.TryGetProperty("step_s_label", out _) ? Doubles(rec, "step_s_label", where) : [];
                 var steps = Steps.Split(response, StepStyle.Delimiter, SampledResponse.StepMarker).Steps.Count;
                 if (stepLabels.Count != steps)
                     throw r.Error($"{where}: 'step_labels' has {stepLabels.Count} entries but the response has {steps} steps (marker \"ки\")");
-                responses.Add(new SampledResponse(response, rec.Text("response_answer"), Bool(rec.Text("label"), r, $"{where}.label"),
+                var answer = rec.Text("response_answer");
+                responses.Add(new SampledResponse(response, answer == Invalid ? null : answer, Bool(rec.Text("label"), r, $"{where}.label", allowInvalid: true),
                     stepLabels, hard, soft));
             }
             yield return new SampledProblem(problem, responses);
         }
     }
 
-    private static List<bool> Bools(JsonRecord r, string field, string where) =>
-        Items(r, field, where).Select(s => Bool(s, r, $"{where}.{field}")).ToList();
+    private const string Invalid = "[invalid]";
+
+    private static List<bool?> Bools(JsonRecord r, string field, string where, bool allowInvalid = false) =>
+        Items(r, field, where).Select(s => Bool(s, r, $"{where}.{field}", allowInvalid)).ToList();
 
     private static List<double> Doubles(JsonRecord r, string field, string where) =>
         Items(r, field, where).Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
@@ -82,10 +92,11 @@ public static class SampleFile
         return inner.Length == 0 ? [] : inner.Split(',').Select(x => x.Trim());
     }
 
-    private static bool Bool(string? s, JsonRecord r, string where) => s?.Trim() switch
+    private static bool? Bool(string? s, JsonRecord r, string where, bool allowInvalid = false) => s?.Trim().Trim('\'', '"') switch
     {
         "True" or "true" or "1" => true,
         "False" or "false" or "0" => false,
-        _ => throw r.Error($"{where}: expected True or False, found '{s}'"),
+        Invalid or "invalid" when allowInvalid => null,
+        _ => throw r.Error($"{where}: expected True or False{(allowInvalid ? " or [invalid]" : "")}, found '{s}'"),
     };
 }

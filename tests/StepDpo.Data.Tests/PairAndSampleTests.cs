@@ -47,4 +47,26 @@ public class PairAndSampleTests
         Assert.Equal(9, first.SplitSteps().Steps.Count);
         Assert.Equal(9, first.StepSoftLabels.Count);
     }
+
+    [Fact]
+    public void InvalidVerdictsInRealSamplesReadAsUnknown()
+    {
+        var p = Assert.Single(SampleFile.Read(Fixture.Path("samples-qwen2.5-7b-invalid.jsonl")));
+        var cut = p.Responses[0];
+        Assert.Null(cut.Label);
+        Assert.Null(cut.ResponseAnswer);
+        Assert.Equal([true, true, true, true, false, false, null, null], cut.StepLabels);
+        Assert.Equal(4, cut.FirstWrongStep);
+        Assert.Equal(cut.StepLabels.Count, cut.SplitSteps().Steps.Count);
+        Assert.NotNull(p.Responses[1].Label);
+    }
+
+    [Fact]
+    public void MislabelledSampleIsRejectedWithLocation()
+    {
+        using var tmp = new Fixture.TempDir();
+        var path = tmp.File("s.jsonl", "{\"idx\":\"1\",\"question\":\"q\",\"ground_truth\":\"1\",\"outputs\":[{\"response\":\"a ки\\nb ки\",\"label\":true,\"step_labels\":[true]}]}\n");
+        var e = Assert.Throws<DataFormatException>(() => SampleFile.Read(path).ToList());
+        Assert.Contains("s.jsonl:1: outputs[0]: 'step_labels' has 1 entries but the response has 2 steps", e.Message);
+    }
 }
