@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+
+namespace StepDpo.Text;
+
+/// <summary>The BPE model: turns one pre-token (already in byte-level characters) into ids by repeatedly applying
+/// the highest-priority merge, leftmost first on ties, exactly as Hugging Face's BPE::merge_word. Results are cached
+/// per pre-token: natural text repeats words, so most pre-tokens never reach the merge loop.</summary>
+public sealed class BpeModel
+{
+    const int CacheCapacity = 200_000;
+
+    readonly Dictionary<string, int> _vocab;
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
+    readonly Dictionary<long, (int Rank, int NewId)> _merges; // key: left id << 32 | right id
+    readonly int[] _charIds; // id of each single character below U+0400 (byte-level alphabet), -1 when absent
+    readonly bool _ignoreMerges;
+    readonly int? _unkId;
+    readonly bool _fuseUnk;
+    readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
+    int _cacheCount;
+
+    public BpeModel(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
+        bool ignoreMerges = false, string? unkToken = null, bool fuseUnk = false)
+    {
+        _vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            var (left, right) = merges[rank];
+            long key = Key(_vocab[left], _vocab[right]);
+            _merges.TryAdd(key, (rank, _vocab[left + right])); // a repeated rule keeps its first (highest) priority
+        }
+        _charIds = new int[0x400];
+        for (int c = 0; c < _charIds.Length; c++) _charIds[c] = _vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
+        _ignoreMerges = ignoreMerges;
+        _unkId = unkToken != null ? _vocab[unkToken] : null;
+        _fuseUnk = fuseUnk;
+    }
+
+    static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    public IReadOnlyDictionary<string, int> Vocab => _vocab;
+
+    /// <summary>Appends the ids of one pre-token.</summary>
+    public void Encode(ReadOnlySpan<char> word, List<int> output)
+    {
+        if (word.IsEmpty) return;
+        if (_cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
+        var ids = _ignoreMerges && _vocabBySpan.TryGetValue(word, out int whole) ? [whole] : Merge(word);
+        if (_cacheCount < CacheCapacity && _cacheBySpan.TryAdd(word, ids)) Interlocked.Increment(ref _cacheCount);
+        output.AddRange(ids);
+    }
+
+    int[] Merge(ReadOnlySpan<char> word)
+    {
+        // Symbols form a doubly linked list over the initial characters; a merge absorbs the right neighbour.
+        int n = word.Length;
+        var ids = new int[n];
+        var prev = new int[n];
+        var next = new int[n];
+        int count = 0;
+        bool lastWasUnk = false;
+        for (int i = 0; i < n; i++)
+        {
+            char c = word[i];
+            int id;
+            if (char.IsHighSurrogate(c) && i + 1 < n && char.IsLowSurrogate(word[i + 1]))
+            {
+                id = _vocabBySpan.TryGetValue(word.Slice(i, 2), out int pair) ? pair : -1;
+                i++;
+            }
+            else id = c < _charIds.Length ? _charIds[c] : _vocabBySpan.TryGetValue(word.Slice(i, 1), out int single) ? single : -1;
+            if (id < 0)
+            {
+                // Characters outside the vocabulary become unk (fused when asked) or are dropped, as in Hugging Face.
+                if (_unkId is not int unk || (_fuseUnk && lastWasUnk)) continue;
+                id = unk;
+                lastWasUnk = true;
+            }
+            else lastWasUnk = false;
+            ids[count] = id;
+            count++;
+        }
+        for (int i = 0; i < count; i++) { prev[i] = i - 1; next[i] = i + 1 < count ? i + 1 : -1; }
+
+        var queue = new PriorityQueue<int, long>();
+        for (int i = 0; i + 1 < count; i++)
+            if (_merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m)) queue.Enqueue(i, ((long)m.Rank << 32) | (uint)i);
+        var alive = new bool[count];
+        Array.Fill(alive, true);
+        while (queue.TryDequeue(out int pos, out long priority))
+        {
+            int rank = (int)(priority >> 32);
+            if (!alive[pos] || next[pos] < 0) continue;
+            int right = next[pos];
+            // Stale entry: the pair at pos changed since it was queued.
+            if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out var merge) || merge.Rank != rank) continue;
+            ids[pos] = merge.NewId;
+            alive[right] = false;
+            next[pos] = next[right];
+            if (next[pos] >= 0) prev[next[pos]] = pos;
+            if (prev[pos] >= 0 && _merges.TryGetValue(Key(ids[prev[pos]], ids[pos]), out var before))
+                queue.Enqueue(prev[pos], ((long)before.Rank << 32) | (uint)prev[pos]);
+            if (next[pos] >= 0 && _merges.TryGetValue(Key(ids[pos], ids[next[pos]]), out var after))
+                queue.Enqueue(pos, ((long)after.Rank << 32) | (uint)pos);
+        }
+        var result = new List<int>(count);
+        for (int i = count > 0 ? 0 : -1; i >= 0; i = next[i]) result.Add(ids[i]);
+        return result.ToArray();
+    }
+}
