@@ -48,6 +48,7 @@ public sealed class BpeModel
     public void Encode(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.IsEmpty) return;
+        if (_merges.Count == 0 && !_ignoreMerges) { output.AddRange(Merge(word)); return; } // byte tokenizer: nothing to cache
         if (_cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
         var ids = _ignoreMerges && _vocabBySpan.TryGetValue(word, out int whole) ? [whole] : Merge(word);
         if (_cacheCount < CacheCapacity && _cacheBySpan.TryAdd(word, ids)) Interlocked.Increment(ref _cacheCount);

@@ -45,7 +45,7 @@ texts.push(
   "a\u2028b\u2029c", "x\u0085y", "zero\u200bwidth", "bom\ufeffhere",
   "123", "1234567", "3.14159", "-42", "1,000,000", "$2.50", "12:30", "x^2+y^2=z^2", "10%",
   "٣٤٥ ١٢", "½ ⅓ ² ³", "①②", "𝟙𝟚𝟛",
-  "don't", "DON'T", "I'M HERE", "we'll they've she'd it's", "ſ's", "'s", "''", "'",
+  "don't", "DON'T", "I'M HERE", "we'll they've she'd it's", "ſ's", "it'ſ", "IT'S", "'s", "you'RE", "x'll'd", "''", "'",
   "Café", "Cafe\u0301", "e\u0301\u0301", "A\u030a", "\u1100\u1161\u11a8", "ﬁ ligature", "Å",
   "你好，世界！", "数学题：求 x 的值。", "こんにちは", "안녕하세요", "Привет, мир", "Γειά σου", "مرحبا بالعالم", "שלום",
   "😀", "👨‍👩‍👧‍👦 family", "🇩🇪🇫🇷", "a😀b", "✓ ✗ → ≤ ≥ ≠ ∞ ∑ ∫ √ π", "𝑥 + 𝑦 = 𝑧", "𝔽_p", "𐍈",
@@ -53,7 +53,7 @@ texts.push(
   "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
   "<|endoftext|>", "a<|endoftext|>b", "<|im_end|><|im_end|>", "<|im_start", "<|im_start|", "< |im_start| >", "<think>\nhmm\n</think>",
   "Step 1: Let's think step by step.\nStep 2: ки\nStep 3:", "#### 18", "<<16-3-4=9>>9",
-  "\u0000\u0001\u007f", "\ud83d", "lone \udc00 surrogate", "a".repeat(300), " ".repeat(50) + "x", "\n".repeat(20), "!!!???...", "...\n\n",
+  "\u0000\u0001\u007f", "x<|im_end|>\n<|im_start|>assistant\n", " <|endoftext|> ", "<|object_ref_start|>", "\ud83d", "lone \udc00 surrogate", "a".repeat(300), " ".repeat(50) + "x", "\n".repeat(20), "!!!???...", "...\n\n",
 );
 
 const hf = Tokenizer.fromFile(qwenJsonPath);
