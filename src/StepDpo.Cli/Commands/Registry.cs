@@ -9,6 +9,7 @@ public static class Registry
     {
         // Foundation: doctor, manifest, plan, run and the stage commands.
         // Model: model init, tokenize, logprobs, generate.
+        config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Text to token ids: JSONL {\"text\"} in, {\"ids\"} out, no special tokens added.");
         // Grading and data: grade, data show|stats.
     }
 }
