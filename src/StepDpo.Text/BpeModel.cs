@@ -23,7 +23,7 @@ public sealed class BpeModel
     public BpeModel(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
         bool ignoreMerges = false, string? unkToken = null, bool fuseUnk = false)
     {
-        _vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        _vocab = vocab is Dictionary<string, int> d && d.Comparer == StringComparer.Ordinal ? d : new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = new Dictionary<long, (int, int)>(merges.Count);
@@ -57,18 +57,31 @@ public sealed class BpeModel
 
     int[] Merge(ReadOnlySpan<char> word)
     {
-        // Symbols form a doubly linked list over the initial characters; a merge absorbs the right neighbour.
-        int n = word.Length;
-        var ids = new int[n];
-        var prev = new int[n];
-        var next = new int[n];
+        Span<int> symbols = word.Length <= 256 ? stackalloc int[word.Length] : new int[word.Length];
+        int count = InitialSymbols(word, symbols);
+        // Short pre-tokens (nearly all) merge fastest by rescanning a few pair ranks; long ones need the queue.
+        return count <= ScanLimit ? MergeByScan(symbols[..count]) : MergeWithQueue(symbols[..count]);
+    }
+
+    const int ScanLimit = 48;
+
+    /// <summary>Runs one of the two merge strategies regardless of length, so tests can check they agree.</summary>
+    internal int[] MergeWith(string word, bool queue)
+    {
+        var symbols = new int[word.Length];
+        int count = InitialSymbols(word, symbols);
+        return queue || count > ScanLimit ? MergeWithQueue(symbols.AsSpan(0, count)) : MergeByScan(symbols.AsSpan(0, count));
+    }
+
+    int InitialSymbols(ReadOnlySpan<char> word, Span<int> ids)
+    {
         int count = 0;
         bool lastWasUnk = false;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < word.Length; i++)
         {
             char c = word[i];
             int id;
-            if (char.IsHighSurrogate(c) && i + 1 < n && char.IsLowSurrogate(word[i + 1]))
+            if (char.IsHighSurrogate(c) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]))
             {
                 id = _vocabBySpan.TryGetValue(word.Slice(i, 2), out int pair) ? pair : -1;
                 i++;
@@ -82,22 +95,55 @@ public sealed class BpeModel
                 lastWasUnk = true;
             }
             else lastWasUnk = false;
-            ids[count] = id;
-            count++;
+            ids[count++] = id;
         }
-        for (int i = 0; i < count; i++) { prev[i] = i - 1; next[i] = i + 1 < count ? i + 1 : -1; }
+        return count;
+    }
 
+    (int Rank, int NewId) PairRank(int left, int right) =>
+        _merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, -1);
+
+    int[] MergeByScan(Span<int> ids)
+    {
+        // ranks[i] / newIds[i] describe the pair (ids[i], ids[i + 1]).
+        int count = ids.Length;
+        Span<int> ranks = stackalloc int[ScanLimit];
+        Span<int> newIds = stackalloc int[ScanLimit];
+        for (int i = 0; i + 1 < count; i++) (ranks[i], newIds[i]) = PairRank(ids[i], ids[i + 1]);
+        while (count > 1)
+        {
+            int best = -1, bestRank = int.MaxValue;
+            for (int i = 0; i + 1 < count; i++)
+                if (ranks[i] < bestRank) { bestRank = ranks[i]; best = i; } // strict: leftmost wins ties
+            if (best < 0) break;
+            ids[best] = newIds[best];
+            for (int j = best + 1; j + 1 < count; j++) ids[j] = ids[j + 1];
+            for (int j = best + 1; j + 2 < count; j++) { ranks[j] = ranks[j + 1]; newIds[j] = newIds[j + 1]; }
+            count--;
+            if (best > 0) (ranks[best - 1], newIds[best - 1]) = PairRank(ids[best - 1], ids[best]);
+            if (best + 1 < count) (ranks[best], newIds[best]) = PairRank(ids[best], ids[best + 1]);
+        }
+        return ids[..count].ToArray();
+    }
+
+    int[] MergeWithQueue(ReadOnlySpan<int> initial)
+    {
+        // Symbols form a doubly linked list; a merge absorbs the right neighbour. Queue entries are (rank, position),
+        // so the lowest rank wins and ties go to the leftmost pair; entries made stale by earlier merges are skipped.
+        int count = initial.Length;
+        var ids = initial.ToArray();
+        var prev = new int[count];
+        var next = new int[count];
+        var alive = new bool[count];
+        for (int i = 0; i < count; i++) { prev[i] = i - 1; next[i] = i + 1 < count ? i + 1 : -1; alive[i] = true; }
         var queue = new PriorityQueue<int, long>();
         for (int i = 0; i + 1 < count; i++)
             if (_merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m)) queue.Enqueue(i, ((long)m.Rank << 32) | (uint)i);
-        var alive = new bool[count];
-        Array.Fill(alive, true);
         while (queue.TryDequeue(out int pos, out long priority))
         {
             int rank = (int)(priority >> 32);
             if (!alive[pos] || next[pos] < 0) continue;
             int right = next[pos];
-            // Stale entry: the pair at pos changed since it was queued.
             if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out var merge) || merge.Rank != rank) continue;
             ids[pos] = merge.NewId;
             alive[right] = false;

@@ -53,6 +53,7 @@ public sealed class BpeTokenizer : ITokenizer
     public static BpeTokenizer FromFile(string tokenizerJsonPath) => new(TokenizerJsonReader.ReadFile(tokenizerJsonPath));
 
     public TokenizerDefinition Definition { get; }
+    internal BpeModel Model => _model;
     public int VocabSize => _idToToken.Length;
     public int? BosId { get; }
     public IReadOnlyList<int> EosIds { get; }
@@ -79,8 +80,15 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (var (start, length, token) in segments)
         {
             if (token != null) { ids.Add(token.Id); continue; }
-            string normalized = _nfc ? NfcNormalizer.Normalize(text.Substring(start, length)) : text;
-            int nStart = _nfc ? 0 : start, nLength = _nfc ? normalized.Length : length;
+            // Normalise segment by segment (added tokens are never normalised); most text is already NFC.
+            string normalized = text;
+            int nStart = start, nLength = length;
+            if (_nfc && !NfcNormalizer.IsQuickStable(text.AsSpan(start, length)))
+            {
+                normalized = NfcNormalizer.Normalize(text.Substring(start, length));
+                nStart = 0;
+                nLength = normalized.Length;
+            }
             inner.Clear();
             if (_normalizedAdded.IsEmpty) inner.Add((nStart, nLength, null));
             else _normalizedAdded.Split(normalized, nStart, nLength, inner);
@@ -97,6 +105,7 @@ public sealed class BpeTokenizer : ITokenizer
 
     void PreTokenize(string text, int start, int length, List<(int, int)> pieces)
     {
+        if (_splitters.Length == 1) { _splitters[0].Split(text, start, length, pieces); return; }
         pieces.Add((start, length));
         foreach (var splitter in _splitters)
         {

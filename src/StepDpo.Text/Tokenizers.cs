@@ -19,7 +19,7 @@ public static class Tokenizers
               ?? throw new FileNotFoundException($"{pathOrFolder}: no tokenizer.json in this folder")
             : pathOrFolder;
         var definition = TokenizerJsonReader.ReadFile(jsonPath);
-        var plain = new BpeTokenizer(definition);
+        var plain = new TokenLookup(definition);
         string folder = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
 
         string configPath = Path.Combine(folder, "tokenizer_config.json");
@@ -38,12 +38,27 @@ public static class Tokenizers
             using var generation = ParseJson(generationPath);
             if (generation.RootElement.TryGetProperty("eos_token_id", out var ids))
                 foreach (var id in ids.ValueKind == JsonValueKind.Array ? ids.EnumerateArray().ToArray() : [ids])
-                    if (id.ValueKind == JsonValueKind.Number && plain.TokenToString(id.GetInt32()) != null) eos.Add(id.GetInt32());
+                    if (id.ValueKind == JsonValueKind.Number && plain.HasId(id.GetInt32())) eos.Add(id.GetInt32());
         }
         foreach (var stop in KnownStopTokens)
             if (plain.SpecialTokens.TryGetValue(stop, out int id)) eos.Add(id);
         eos = eos.Distinct().ToList();
         return new BpeTokenizer(definition, bos, eos, pad ?? (eos.Count > 0 ? eos[0] : null));
+    }
+
+    /// <summary>Token ids by content straight from the definition, so the tokenizer is built only once.</summary>
+    sealed class TokenLookup(TokenizerDefinition definition)
+    {
+        readonly Dictionary<string, AddedToken> _added = definition.AddedTokens.GroupBy(t => t.Content).ToDictionary(g => g.Key, g => g.Last());
+        readonly HashSet<int> _ids = definition.Vocab.Values.Concat(definition.AddedTokens.Select(t => t.Id)).ToHashSet();
+
+        public Dictionary<string, int> SpecialTokens { get; } =
+            definition.AddedTokens.Where(t => t.Special).GroupBy(t => t.Content).ToDictionary(g => g.Key, g => g.Last().Id);
+
+        public int? TokenToId(string content) =>
+            _added.TryGetValue(content, out var t) ? t.Id : definition.Vocab.TryGetValue(content, out int id) ? id : null;
+
+        public bool HasId(int id) => _ids.Contains(id);
     }
 
     static JsonDocument ParseJson(string path)
@@ -53,7 +68,7 @@ public static class Tokenizers
     }
 
     /// <summary>A token given as a string or as {"content": ...} (an AddedToken object); null when absent or null.</summary>
-    static int? TokenId(BpeTokenizer tokenizer, JsonElement config, string key, string path)
+    static int? TokenId(TokenLookup tokenizer, JsonElement config, string key, string path)
     {
         if (!config.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         string? content = value.ValueKind switch

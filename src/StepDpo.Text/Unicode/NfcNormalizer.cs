@@ -14,15 +14,14 @@ public static class NfcNormalizer
 
     static readonly Lazy<Tables> Data = new(Tables.Load);
 
-    /// <summary>Returns the NFC form of <paramref name="text"/> (the same instance when it is already NFC-stable
-    /// by the quick check: no code point at or above U+0300).</summary>
+    /// <summary>Returns the NFC form of <paramref name="text"/>; the same instance when it already is NFC by the quick
+    /// check (every character a starter that neither decomposes under NFC nor composes with what precedes it).</summary>
     public static string Normalize(string text)
     {
-        // Below U+0300 nothing decomposes or composes, so most ASCII/Latin-1 text returns at once.
-        int first = IndexOfPossiblyUnstable(text);
+        int first = IndexOfUnstable(text);
         if (first < 0) return text;
         var tables = Data.Value;
-        // Everything before `first` is below U+0300 (stable); only the character just before it can compose with what follows.
+        // Everything before `first` is stable and only the character just before it can compose with what follows.
         int start = Math.Max(0, first - 1);
         var cps = new List<int>(text.Length - start);
         for (int i = start; i < text.Length;)
@@ -39,9 +38,17 @@ public static class NfcNormalizer
         return sb.ToString();
     }
 
-    static int IndexOfPossiblyUnstable(string text)
+    /// <summary>True when NFC leaves the text unchanged by the quick check (most text; no allocation).</summary>
+    public static bool IsQuickStable(ReadOnlySpan<char> text) => IndexOfUnstable(text) < 0;
+
+    /// <summary>Index of the first character that may change under NFC (or make its neighbour change), or -1.</summary>
+    static int IndexOfUnstable(ReadOnlySpan<char> text)
     {
-        for (int i = 0; i < text.Length; i++) if (text[i] >= '\u0300') return i;
+        // Below U+0300 every character is stable: skip those runs vectorised.
+        int i = text.IndexOfAnyInRange('\u0300', '\uFFFF');
+        if (i < 0) return -1;
+        var unstable = Data.Value.Unstable;
+        for (; i < text.Length; i++) if (unstable[text[i]]) return i;
         return -1;
     }
 
@@ -101,6 +108,10 @@ public static class NfcNormalizer
         readonly Dictionary<int, int[]> _decomposition = new();
         readonly Dictionary<long, int> _composition = new();
 
+        /// <summary>Per UTF-16 unit: may change under NFC or change a neighbour (non-zero class, decomposes to something
+        /// else under NFC, or composes with a preceding character). Surrogates are all marked: they take the full path.</summary>
+        public bool[] Unstable { get; } = new bool[0x10000];
+
         public int Ccc(int cp) => cp < 0x300 ? 0 : _ccc.GetValueOrDefault(cp);
 
         public void Decompose(int cp, List<int> output)
@@ -152,7 +163,28 @@ public static class NfcNormalizer
             foreach (var (cp, parts) in tables._decomposition)
                 if (parts.Length == 2 && !excluded.Contains(cp))
                     tables._composition[((long)parts[0] << 21) | (uint)parts[1]] = cp;
+            tables.MarkUnstable();
             return tables;
+        }
+
+        void MarkUnstable()
+        {
+            for (int c = 0xD800; c <= 0xDFFF; c++) Unstable[c] = true;
+            foreach (var (cp, cls) in _ccc) if (cp < 0x10000 && cls != 0) Unstable[cp] = true;
+            foreach (long pair in _composition.Keys) if ((pair & 0x1FFFFF) < 0x10000) Unstable[(int)(pair & 0x1FFFFF)] = true;
+            for (int c = VBase; c < VBase + VCount; c++) Unstable[c] = true;
+            for (int c = TBase + 1; c < TBase + TCount; c++) Unstable[c] = true;
+            // A decomposable character is stable only if NFC composes it back to itself (not a singleton or exclusion).
+            var scratch = new List<int>();
+            foreach (var cp in _decomposition.Keys)
+            {
+                if (cp >= 0x10000) continue;
+                scratch.Clear();
+                Decompose(cp, scratch);
+                SortCanonically(scratch, this);
+                Compose(scratch, this);
+                if (scratch.Count != 1 || scratch[0] != cp) Unstable[cp] = true;
+            }
         }
 
         static int Hex(string s) => int.Parse(s, System.Globalization.NumberStyles.HexNumber);

