@@ -25,6 +25,7 @@ public static class Registry
         config.AddCommand<EvalCommand>("eval").WithDescription("run up to the evaluate stage");
         config.AddCommand<ReportCommand>("report").WithDescription("run everything up to the report");
         // Model: model init, tokenize, logprobs, generate.
+        config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Text to token ids: JSONL {\"text\"} in, {\"ids\"} out, no special tokens added.");
         // Grading and data: grade, data show|stats.
         config.AddCommand<GradeCommand>("grade").WithDescription("extract and check answers: JSONL {prediction, answer} -> + {extracted, correct}");
         config.AddBranch("data", d => { d.SetDescription("inspect problem sources"); d.AddCommand<DataShowCommand>("show").WithDescription("print the first problems of a source"); d.AddCommand<DataStatsCommand>("stats").WithDescription("count problems, levels, subjects and answer kinds"); });
