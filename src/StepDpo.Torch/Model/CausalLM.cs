@@ -84,6 +84,24 @@ public sealed class CausalLM : nn.Module, ICausalLM
     public Tensor Forward(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
+        return scope.MoveToOuter(Logits(HiddenStates(inputIds, positionIds, attentionMask, cache)));
+    }
+
+    /// <summary>Logits of the last position only, [B, V] float32: what decoding needs, without the [B, T, V] tensor of
+    /// a long prefill. Rows must end with a real token (left padding).</summary>
+    public Tensor ForwardLast(Tensor inputIds, Tensor positionIds, Tensor attentionMask, KvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = HiddenStates(inputIds, positionIds, attentionMask, cache);
+        return scope.MoveToOuter(Logits(hidden.select(1, -1)));
+    }
+
+    /// <summary>Final-norm hidden states [B, T, hidden] in the model dtype (what the LM head reads). Same arguments
+    /// as <see cref="Forward(Tensor, Tensor?, Tensor?, KvCache?)"/>; the caller adds the self-attention diagonal to a
+    /// custom mask if it has padding rows.</summary>
+    public Tensor HiddenStates(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         int past = cache?.Length ?? 0;
         if (cache is not null && attentionMask is null)
@@ -99,23 +117,14 @@ public sealed class CausalLM : nn.Module, ICausalLM
                 : layer.Forward(hidden, cos, sin, attentionMask, cache);
         }
         cache?.Advance((int)t);
-        hidden = model.norm.forward(hidden);
-        var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight) : lm_head.forward(hidden);
-        return scope.MoveToOuter(logits.to(ScalarType.Float32));
+        return scope.MoveToOuter(model.norm.forward(hidden));
     }
 
-    /// <summary>Logits of the last position only, [B, V] float32: what decoding needs, without the [B, T, V] tensor of
-    /// a long prefill.</summary>
-    public Tensor ForwardLast(Tensor inputIds, Tensor positionIds, Tensor attentionMask, KvCache cache)
+    /// <summary>LM head: hidden [..., hidden] → logits [..., V] as float32 (head tied to the embedding or not).</summary>
+    public Tensor Logits(Tensor hidden)
     {
-        using var scope = NewDisposeScope();
-        var (cos, sin) = rotary.CosSin(positionIds, DType);
-        var hidden = model.embed_tokens.forward(inputIds);
-        foreach (var layer in model.Layers) hidden = layer.Forward(hidden, cos, sin, attentionMask, cache);
-        cache.Advance((int)inputIds.shape[1]);
-        var last = model.norm.forward(hidden.select(1, -1));
-        var logits = lm_head is null ? nn.functional.linear(last, model.embed_tokens.weight) : lm_head.forward(last);
-        return scope.MoveToOuter(logits.to(ScalarType.Float32));
+        using var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight) : lm_head.forward(hidden);
+        return logits.to(ScalarType.Float32);
     }
 
     protected override void Dispose(bool disposing)
