@@ -7,7 +7,7 @@ namespace StepDpo.Torch.Generation;
 
 /// <summary>One batch of prompts decoded together: prefill, copy per sample, decode until every sequence ends.</summary>
 sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions options, HashSet<int> eos,
-    Generator.ProgressTracker tracker)
+    GenerationEngine.ProgressTracker tracker)
 {
     sealed class Sequence(int prompt, int sample, int[] promptIds, SplitMix64 rng)
     {

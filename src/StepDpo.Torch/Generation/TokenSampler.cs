@@ -7,7 +7,8 @@ namespace StepDpo.Torch.Generation;
 public sealed class TokenSampler(SamplingOptions options)
 {
     readonly List<int> candidates = new();
-    double[] weights = [];
+    double[] weights = [], keys = [];
+    int[] ids = [];
 
     /// <summary>The chosen token and its log-probability under the unmodified distribution softmax(logits).</summary>
     public (int Token, float LogProb) Sample(ReadOnlySpan<float> logits, SplitMix64 rng)
@@ -32,10 +33,10 @@ public sealed class TokenSampler(SamplingOptions options)
         for (int i = 0; i < logits.Length; i++) total += weights[i] = Math.Exp((logits[i] - max) * invT);
 
         bool topK = options.TopK > 0 && options.TopK < logits.Length, topP = options.TopP < 1;
-        if (!topK && !topP) return Draw(weights, Enumerable.Range(0, weights.Length).ToList(), total, rng);
+        if (!topK && !topP) return Draw(weights, total, rng);
 
         // Candidates in descending weight. Only tokens above a threshold need sorting: once the ones above it
-        // hold enough mass (≥ k tokens, ≥ p of the total), no token below it can be kept. Lower it until they do.
+        // hold enough mass (>= k tokens, >= p of the total), no token below it can be kept. Lower it until they do.
         double threshold = 1e-4;
         while (true)
         {
@@ -47,31 +48,49 @@ public sealed class TokenSampler(SamplingOptions options)
             if (enough) break;
             threshold = threshold < 1e-30 ? 0 : threshold * 1e-4;
         }
-        // Descending weight, ties by lower id (a total order: the result never depends on the sort algorithm).
-        candidates.Sort((a, b) => weights[a] != weights[b] ? weights[b].CompareTo(weights[a]) : a.CompareTo(b));
-        var kept = topK ? candidates.Take(options.TopK).ToList() : new List<int>(candidates);
+        int n = candidates.Count;
+        if (keys.Length < n) { keys = new double[n]; ids = new int[n]; }
+        for (int j = 0; j < n; j++) { ids[j] = candidates[j]; keys[j] = -weights[candidates[j]]; }
+        // Ascending -weight = descending weight; ids were added in increasing order and the sort key ties are
+        // broken below by id, so the order never depends on the sort algorithm.
+        Array.Sort(keys, ids, 0, n);
+        for (int start = 0; start < n;)
+        {
+            int end = start + 1;
+            while (end < n && keys[end] == keys[start]) end++;
+            if (end - start > 1) Array.Sort(ids, start, end - start);
+            start = end;
+        }
+        int kept = topK ? Math.Min(options.TopK, n) : n;
         if (topP)
         {
-            double keptTotal = topK ? kept.Sum(i => weights[i]) : total, before = 0;
+            double keptTotal = 0;
+            if (topK) for (int j = 0; j < kept; j++) keptTotal += weights[ids[j]];
+            else keptTotal = total;
+            double before = 0;
             int count = 0;
-            foreach (int i in kept)
-            {
-                if (count > 0 && before >= options.TopP * keptTotal) break;
-                before += weights[i]; count++;
-            }
-            kept = kept.Take(count).ToList();
+            while (count < kept && (count == 0 || before < options.TopP * keptTotal)) before += weights[ids[count++]];
+            kept = count;
         }
-        return Draw(weights, kept, kept.Sum(i => weights[i]), rng);
+        double keptMass = 0;
+        for (int j = 0; j < kept; j++) keptMass += weights[ids[j]];
+        double u = rng.NextDouble() * keptMass;
+        for (int j = 0; j < kept; j++)
+        {
+            u -= weights[ids[j]];
+            if (u < 0) return ids[j];
+        }
+        return ids[kept - 1];
     }
 
-    static int Draw(double[] weights, List<int> kept, double total, SplitMix64 rng)
+    static int Draw(double[] weights, double total, SplitMix64 rng)
     {
         double u = rng.NextDouble() * total;
-        foreach (int i in kept)
+        for (int i = 0; i < weights.Length; i++)
         {
             u -= weights[i];
             if (u < 0) return i;
         }
-        return kept[^1];
+        return weights.Length - 1;
     }
 }

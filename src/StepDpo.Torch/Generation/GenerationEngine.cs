@@ -12,7 +12,7 @@ namespace StepDpo.Torch.Generation;
 /// Each sequence draws from its own generator seeded by (seed, prompt index, sample index), so results are the
 /// same for a seed whatever the thread count.
 /// </summary>
-public sealed class Generator(CausalLM model, ITokenizer? tokenizer = null)
+public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = null)
 {
     /// <summary>Encodes the prompts (plus BOS when the tokenizer has one and <see cref="SamplingOptions.AddBos"/>)
     /// and generates N completions per prompt, ordered by prompt then sample.</summary>
