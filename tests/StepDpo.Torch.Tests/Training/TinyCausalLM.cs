@@ -10,7 +10,7 @@ namespace StepDpo.Torch.Tests.Training;
 /// <summary>
 /// A small real decoder (embedding, pre-RMSNorm blocks with rotary attention honouring positionIds and the boolean
 /// mask, SiLU MLP, LM head) standing in for the Qwen2 model until it lands. Module names follow HF
-/// (layers.N.self_attn.q_proj) so LoRA target names work the same.
+/// (layers.N.self_attn.q_proj) so LoRA target names work the same; linear layers run through call() so hooks fire.
 /// </summary>
 public sealed class TinyCausalLM : nn.Module, ICausalLM, IGradientCheckpointable
 {
@@ -52,7 +52,7 @@ public sealed class TinyCausalLM : nn.Module, ICausalLM, IGradientCheckpointable
                 ? ActivationCheckpoint.Apply((h, c) => block.Forward(h, c[0], c[1], attentionMask), x, cos, sin)
                 : block.Forward(x, cos, sin, attentionMask);
         }
-        return lm_head.forward(norm.forward(x)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return lm_head.call(norm.forward(x)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     (Tensor Cos, Tensor Sin) Rotary(Tensor positionIds, ScalarType dtype)
@@ -90,13 +90,13 @@ sealed class TinyAttention : nn.Module
     {
         long b = x.shape[0], t = x.shape[1], d = x.shape[2];
         Tensor Heads(Tensor y) => y.view(b, t, heads, d / heads).transpose(1, 2);
-        var q = Rotate(Heads(q_proj.forward(x)), cos, sin);
-        var k = Rotate(Heads(k_proj.forward(x)), cos, sin);
-        var v = Heads(v_proj.forward(x));
+        var q = Rotate(Heads(q_proj.call(x)), cos, sin);
+        var k = Rotate(Heads(k_proj.call(x)), cos, sin);
+        var v = Heads(v_proj.call(x));
         var o = mask is null
             ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
             : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
-        return o_proj.forward(o.transpose(1, 2).reshape(b, t, d));
+        return o_proj.call(o.transpose(1, 2).reshape(b, t, d));
     }
 
     static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
@@ -124,6 +124,6 @@ sealed class TinyBlock : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
     {
         var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask);
-        return h + down_proj.forward(F.silu(up_proj.forward(post_attention_layernorm.forward(h))));
+        return h + down_proj.call(F.silu(up_proj.call(post_attention_layernorm.forward(h))));
     }
 }
