@@ -35,7 +35,7 @@ public sealed record Expectation(string Metric, double? Min = null, double? Max 
         !double.IsNaN(actual)
         && (Min is not double lo || actual >= lo)
         && (Max is not double hi || actual <= hi)
-        && (Value is not double v || Math.Abs(actual - v) <= (Tolerance ?? 0) + 1e-12);
+        && (Value is not double v || System.Math.Abs(actual - v) <= (Tolerance ?? 0) + 1e-12);
 
     internal static string F(double x) => x.ToString("0.####", CultureInfo.InvariantCulture);
 }
