@@ -51,6 +51,15 @@ public static class TrainingMetrics
         return (points.Select(r => (double)r.Step).ToArray(), points.Select(r => r.Values[key]).ToArray());
     }
 
+    /// <summary>The first logged value of each key (the state at the start of training).</summary>
+    public static SortedDictionary<string, double> First(IEnumerable<MetricsRow> rows)
+    {
+        var first = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        foreach (var r in rows.OrderBy(r => r.Step))
+            foreach (var (k, v) in r.Values) first.TryAdd(k, v);
+        return first;
+    }
+
     /// <summary>The last logged value of each key (the state at the end of training).</summary>
     public static SortedDictionary<string, double> Final(IEnumerable<MetricsRow> rows)
     {
