@@ -9,7 +9,7 @@ public static class Pipeline
 {
     public static IReadOnlyDictionary<string, Stage> Implementations() => new Stage[]
     {
-        new SftStage(), new SampleStage(), new VerifyStage(), new PairsStage(), new TrainStage(), new EvaluateStage(),
+        new SftStage(), new SampleStage(), new VerifyStage(), new PairsStage(), new TrainStage(), new EvaluateStage(), new ReportStage(),
     }.ToDictionary(s => s.Name);
 
     public static StageGraph Graph(Workspace workspace) => new(StageCatalog.Create(Implementations()), workspace);

@@ -194,9 +194,9 @@ public static class ReportMarkdown
     private static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
     private static string Pct(double x) => (x * 100).ToString("0.0", Inv) + "%";
     private static string Interval(double lo, double hi) => $"{Pct(lo)} – {Pct(hi)}";
-    private static string Points(double delta) => (delta >= 0 ? "+" : "−") + Math.Abs(delta * 100).ToString("0.0", Inv) + " points";
+    private static string Points(double delta) => (delta >= 0 ? "+" : "−") + System.Math.Abs(delta * 100).ToString("0.0", Inv) + " points";
     private static string Int(int x) => x.ToString("N0", Inv);
-    private static string Num(double x) => Math.Abs(x) is >= 1e-3 and < 1e5 or 0 ? x.ToString("0.####", Inv) : x.ToString("0.###e+0", Inv);
+    private static string Num(double x) => System.Math.Abs(x) is >= 1e-3 and < 1e5 or 0 ? x.ToString("0.####", Inv) : x.ToString("0.###e+0", Inv);
 
     private static string P(double p) => p >= 0.001 ? p.ToString("0.###", Inv) : p.ToString("0.#e+0", Inv);
 

@@ -86,7 +86,7 @@ public static class ReportPlots
         IReadOnlyList<(string Model, double?[] Values, (double Lo, double Hi)[] Intervals)> series, string path)
     {
         var plot = NewPlot(title, xLabel, "accuracy");
-        double groupWidth = 0.8, barWidth = groupWidth / Math.Max(1, series.Count);
+        double groupWidth = 0.8, barWidth = groupWidth / System.Math.Max(1, series.Count);
         var overlays = new List<(double X, double Value, double Lo, double Hi)>();
         for (int s = 0; s < series.Count; s++)
         {
