@@ -18,6 +18,9 @@ public class EquivalenceTests
     [InlineData("2.5\\times10^{2}", "250")]
     [InlineData("5!", "120")]
     [InlineData("0.\\overline{3}", "\\frac{1}{3}")]
+    [InlineData("137 1/2", "137 \\frac{1}{2}")]
+    [InlineData("11,\\!111,\\!111,\\!100", "11,\\! 111,\\! 111,\\! 100")]
+    [InlineData("11111111100", "11,\\! 111,\\! 111,\\! 100")]
     [InlineData("-3", "-3.0")]
     [InlineData("27.0", "27")]
     [InlineData("2^{1009}", "2^{1009}")]
@@ -108,6 +111,8 @@ public class EquivalenceTests
     [InlineData("", "5")]
     [InlineData("1,234", "1, 234")]
     [InlineData("0.33", "0.333")]
+    [InlineData("137 1/2", "137")]
+    [InlineData("2 \\frac{1}{2}", "1")]
     public void NotEqual(string predicted, string gold) =>
         Assert.False(Grading.AnswersEqual(predicted, gold), $"{predicted} should not equal {gold}");
 }
