@@ -43,6 +43,8 @@ texts.push(
   "", " ", "  ", "\n", "\n\n\n", " \n ", "a  b", "a   \n  b", "x \t\t y", "\t", "tab\tseparated\tvalues",
   "line1\r\nline2\r\n\r\nline3", "\r", "\r\r\n\n", "trailing spaces   ", "   leading", "a\u00a0b", "a\u3000b",
   "a\u2028b\u2029c", "x\u0085y", "zero\u200bwidth", "bom\ufeffhere",
+  // Runs of non-ASCII whitespace tell a Unicode \s from an ASCII-only one.
+  "a\u3000\u3000\u3000b", "x\u00a0\u00a0\u00a0y", "end\u2003\u2003", "\u0085\u0085x", "v\u000b\u000bt", "a\u2028\u2028b", "\u00a0", "x \u00a0 y",
   "123", "1234567", "3.14159", "-42", "1,000,000", "$2.50", "12:30", "x^2+y^2=z^2", "10%",
   "٣٤٥ ١٢", "½ ⅓ ² ³", "①②", "𝟙𝟚𝟛",
   "don't", "DON'T", "I'M HERE", "we'll they've she'd it's", "ſ's", "it'ſ", "IT'S", "'s", "you'RE", "x'll'd", "''", "'",
