@@ -45,6 +45,7 @@ public static class TokenizerJsonReader
             ParseDecoder(Get(root, "decoder"));
             var (vocab, merges) = ParseModel(model, out bool ignoreMerges, out string? unk, out bool fuseUnk);
             var added = ParseAddedTokens(Get(root, "added_tokens"));
+            CheckAddedTokenIds(added, vocab);
             return new TokenizerDefinition
             {
                 Vocab = vocab, Merges = merges, AddedTokens = added, Nfc = nfc, SplitPatterns = patterns,
@@ -184,6 +185,26 @@ public static class TokenizerJsonReader
             else if (Get(model, "merges") is { ValueKind: not JsonValueKind.Null }) throw Bad("model.merges", "expected an array");
             if (unk != null && !vocab.ContainsKey(unk)) throw Bad("model.unk_token", $"\"{unk}\" is not in model.vocab");
             return (vocab, merges);
+        }
+
+        /// <summary>Hugging Face does not take an added token's id from the file: it uses the vocabulary's id when the
+        /// content is in the vocabulary, else the next free id after the vocabulary and the earlier added tokens (and
+        /// warns when that differs). A file where the two disagree would give other ids than Hugging Face: refuse it.</summary>
+        void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
+        {
+            var assigned = new Dictionary<string, int>(StringComparer.Ordinal);
+            int? maxAssigned = null;
+            for (int i = 0; i < added.Count; i++)
+            {
+                var t = added[i];
+                int expected = vocab.TryGetValue(t.Content, out int v) ? v
+                    : assigned.TryGetValue(t.Content, out int a) ? a
+                    : maxAssigned is int max && (max >= vocab.Count || vocab.Count == 0) ? max + 1 : vocab.Count;
+                if (t.Id != expected)
+                    throw Unsupported($"added_tokens[{i}].id", $"id {t.Id} for \"{t.Content}\" where Hugging Face assigns {expected} (an id that disagrees with the vocabulary order)");
+                assigned[t.Content] = expected;
+                maxAssigned = Math.Max(maxAssigned ?? expected, expected);
+            }
         }
 
         List<AddedToken> ParseAddedTokens(JsonElement? a)

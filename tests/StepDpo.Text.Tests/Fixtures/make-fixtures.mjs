@@ -130,5 +130,32 @@ if (fs.existsSync(bytePath)) {
   console.log(`byte-encode.jsonl: ${rows.length} texts`);
 } else console.log("byte-tokenizer/tokenizer.json missing: run the tests once (they write it), then rerun");
 
+// Added-token options (lstrip, rstrip, single_word, normalized, longest match) on the byte tokenizer with NFC.
+if (fs.existsSync(bytePath)) {
+  const opt = JSON.parse(fs.readFileSync(bytePath, "utf8"));
+  opt.normalizer = { type: "NFC" };
+  const add = (id, content, o) => opt.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...o });
+  add(260, "[MASK]", { lstrip: true, special: true });
+  add(261, "<sep>", { rstrip: true, special: true });
+  add(262, "<sep><sep>", { special: true });
+  add(263, "word", { single_word: true, normalized: true });
+  add(264, "\u01d6", { normalized: true }); // ǖ, which NFC makes of u + U+0308 + U+0304
+  add(265, "both", { lstrip: true, rstrip: true });
+  fs.mkdirSync(path.join(here, "added-options"), { recursive: true });
+  const optPath = path.join(here, "added-options", "tokenizer.json");
+  fs.writeFileSync(optPath, JSON.stringify(opt, null, 2) + "\n");
+  const hfOpt = Tokenizer.fromFile(optPath);
+  const optTexts = ["a [MASK] b", "a   [MASK]b", "[MASK]", "x\n\t[MASK]", "<sep>   x", "<sep>\n\ny", "<sep><sep><sep>", "x<sep> <sep>y",
+    "a word b", "awordb", "word", "_word", "word_", "word.", "(word)", "wordword", "1word", "u\u0308\u0304", "\u01d6", "xu\u0308\u0304s", "u\u0304\u0308",
+    "a  both  b", "both", "\tboth\n", "[MASK]<sep>both word"];
+  const rows = [];
+  for (const t of optTexts) {
+    const ids = await enc(hfOpt, t);
+    rows.push({ text: t, ids, decoded: await hfOpt.decode(ids, false), decoded_skip: await hfOpt.decode(ids, true) });
+  }
+  writeJsonl("added-options-encode.jsonl", rows);
+  console.log(`added-options-encode.jsonl: ${rows.length} texts`);
+}
+
 fs.writeFileSync(path.join(here, "qwen-tokenizer.json.gz"), zlib.gzipSync(fs.readFileSync(qwenJsonPath), { level: 9 }));
 console.log("qwen-tokenizer.json.gz written");
