@@ -43,12 +43,12 @@ public static class TokenizerJsonReader
             bool nfc = ParseNormalizer(Get(root, "normalizer"));
             var patterns = ParsePreTokenizer(Get(root, "pre_tokenizer"));
             ParseDecoder(Get(root, "decoder"));
-            var (vocab, merges) = ParseModel(model, out bool ignoreMerges, out string? unk, out bool fuseUnk);
+            var (vocab, merges) = ParseModel(model, out var mergeIds, out bool ignoreMerges, out string? unk, out bool fuseUnk);
             var added = ParseAddedTokens(Get(root, "added_tokens"));
             CheckAddedTokenIds(added, vocab);
             return new TokenizerDefinition
             {
-                Vocab = vocab, Merges = merges, AddedTokens = added, Nfc = nfc, SplitPatterns = patterns,
+                Vocab = vocab, Merges = merges, MergeIds = mergeIds, AddedTokens = added, Nfc = nfc, SplitPatterns = patterns,
                 IgnoreMerges = ignoreMerges, UnkToken = unk, FuseUnk = fuseUnk, Source = source,
             };
         }
@@ -134,7 +134,8 @@ public static class TokenizerJsonReader
             if (type != "ByteLevel") throw Unsupported("decoder", $"decoder type '{type}'");
         }
 
-        (Dictionary<string, int>, List<(string, string)>) ParseModel(JsonElement model, out bool ignoreMerges, out string? unk, out bool fuseUnk)
+        (Dictionary<string, int>, List<(string, string)>) ParseModel(JsonElement model, out List<(int, int, int)> mergeIds,
+            out bool ignoreMerges, out string? unk, out bool fuseUnk)
         {
             string type = Get(model, "type")?.GetString() ?? "BPE";
             if (type != "BPE") throw Unsupported("model.type", $"model type '{type}'");
@@ -159,27 +160,32 @@ public static class TokenizerJsonReader
             }
 
             var merges = new List<(string, string)>();
+            mergeIds = new List<(int, int, int)>();
+            var ids = new int[3];
             if (Get(model, "merges") is { ValueKind: JsonValueKind.Array } me)
             {
                 int i = 0;
                 foreach (var m in me.EnumerateArray())
                 {
-                    string key = $"model.merges[{i++}]";
+                    string Key() => $"model.merges[{i}]"; // built only for an error message
                     (string, string) pair;
                     if (m.ValueKind == JsonValueKind.String)
                     {
                         // The older "a b" form: exactly one space separates the two parts.
-                        var parts = m.GetString()!.Split(' ');
-                        if (parts.Length != 2) throw Bad(key, $"expected \"left right\", got \"{m.GetString()}\"");
-                        pair = (parts[0], parts[1]);
+                        var halves = m.GetString()!.Split(' ');
+                        if (halves.Length != 2) throw Bad(Key(), $"expected \"left right\", got \"{m.GetString()}\"");
+                        pair = (halves[0], halves[1]);
                     }
                     else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2
                              && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
                         pair = (m[0].GetString()!, m[1].GetString()!);
-                    else throw Bad(key, "expected \"left right\" or [\"left\", \"right\"]");
-                    foreach (var part in new[] { pair.Item1, pair.Item2, pair.Item1 + pair.Item2 })
-                        if (!vocab.ContainsKey(part)) throw Bad(key, $"merge uses \"{part}\", which is not in model.vocab");
+                    else throw Bad(Key(), "expected \"left right\" or [\"left\", \"right\"]");
+                    string[] parts = [pair.Item1, pair.Item2, pair.Item1 + pair.Item2];
+                    for (int p = 0; p < 3; p++)
+                        if (!vocab.TryGetValue(parts[p], out ids[p])) throw Bad(Key(), $"merge uses \"{parts[p]}\", which is not in model.vocab");
                     merges.Add(pair);
+                    mergeIds.Add((ids[0], ids[1], ids[2]));
+                    i++;
                 }
             }
             else if (Get(model, "merges") is { ValueKind: not JsonValueKind.Null }) throw Bad("model.merges", "expected an array");
