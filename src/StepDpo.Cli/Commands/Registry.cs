@@ -9,6 +9,9 @@ public static class Registry
     {
         // Foundation: doctor, manifest, plan, run and the stage commands.
         // Model: model init, tokenize, logprobs, generate.
+        config.AddBranch("model", model => model.AddCommand<Model.ModelInitCommand>("init").WithDescription("Write a randomly initialised qwen2/llama checkpoint (HF layout)"));
+        config.AddCommand<Model.LogprobsCommand>("logprobs").WithDescription("Log-probabilities of completions given prompts (JSONL)");
+        config.AddCommand<Model.GenerateCommand>("generate").WithDescription("Sample completions (KV cache, n per prompt, top-p/top-k, seeds)");
         // Grading and data: grade, data show|stats.
     }
 }
