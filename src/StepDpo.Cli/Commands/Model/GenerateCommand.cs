@@ -25,7 +25,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--output <PATH>")] [Description("JSONL output, one line per sample (with --input)")]
         public string? Output { get; init; }
 
-        [CommandOption("--n <N>")] [Description("samples per prompt (they share the prompt's prefill)")]
+        [CommandOption("-n|--samples <N>")] [Description("samples per prompt (they share the prompt's prefill); also accepted as --n")]
         public int N { get; init; } = 1;
 
         [CommandOption("--temperature <T>")] [Description("0 = greedy")]
