@@ -15,7 +15,7 @@ public static class SamplingFixture
     public static SamplingPlan Plan(int n, int samplesPerRequest = 0, int concurrency = 4) =>
         new(n, 0.8, 0.95, 64, ["\n\n\n"], Seed: 7, Concurrency: concurrency, SamplesPerRequest: samplesPerRequest);
 
-    public static OpenAiOptions Options(Uri baseUrl, int timeoutMs = 300, int maxAttempts = 8) => new()
+    public static OpenAiOptions Options(Uri baseUrl, int timeoutMs = 5000, int maxAttempts = 8) => new()
     {
         BaseUrl = baseUrl,
         Model = "policy",

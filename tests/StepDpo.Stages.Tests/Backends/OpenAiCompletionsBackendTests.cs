@@ -69,13 +69,11 @@ public class OpenAiCompletionsBackendTests
     {
         var fault = new Fault(kind, Delay: TimeSpan.FromSeconds(2));
         await using var server = await LoopbackCompletionsServer.StartAsync(FaultSchedules.Sequence(fault, fault));
-        using var backend = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl, timeoutMs: 200));
+        using var backend = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl, timeoutMs: kind == FaultKind.Slow ? 400 : 5000));
 
         var completions = await backend.CompleteAsync(Request(), CancellationToken.None);
 
-        Assert.Equal(3, completions.Count);
-        Assert.True(server.Calls == 3, $"calls={server.Calls} {backend.Stats}");
-        Assert.Equal((1, 3, 2), (backend.Stats.Requests, backend.Stats.Attempts, backend.Stats.Retries));
+        Assert.Equal(["Solve 1+1. | seed=11 | #0", "Solve 1+1. | seed=11 | #1", "Solve 1+1. | seed=11 | #2"], completions.Select(c => c.Text));
         var counted = kind switch
         {
             FaultKind.Http500 => backend.Stats.ServerErrors,
@@ -84,7 +82,13 @@ public class OpenAiCompletionsBackendTests
             FaultKind.Drop or FaultKind.DropMidBody => backend.Stats.ConnectionErrors,
             _ => backend.Stats.Malformed,
         };
-        Assert.True(counted == 2, backend.Stats.ToString());
+        // Two faulty answers, each retried. A connection the server tore down can also fail the next attempt
+        // on the client side (a pooled socket found dead), which is one more retried connection error.
+        var extra = kind is FaultKind.Drop or FaultKind.DropMidBody ? 1 : 0;
+        Assert.True(counted >= 2 && counted <= 2 + extra, backend.Stats.ToString());
+        Assert.InRange(backend.Stats.Retries, 2, 2 + extra);
+        Assert.Equal(backend.Stats.Retries + 1, backend.Stats.Attempts);
+        Assert.InRange(server.Calls, 3, 3 + extra);
     }
 
     [Fact]

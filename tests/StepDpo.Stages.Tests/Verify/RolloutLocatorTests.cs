@@ -43,6 +43,14 @@ public class RolloutLocatorTests
                 Assert.InRange(binaryOracle.Calls, 1, 1 + (int)Math.Ceiling(Math.Log2(steps)));
                 Assert.Equal(binaryOracle.Calls, binary.OracleCalls);
                 Assert.DoesNotContain(steps, binaryOracle.Asked);
+
+                var gallopOracle = new StepOracle(k, 8);
+                var gallop = await new RolloutLocator(gallopOracle.Rollouts, 8).GallopingSearchAsync(Prefixes(steps), CancellationToken.None);
+                Assert.Equal((RolloutOutcome.Located, k), (gallop.Outcome, gallop.FirstWrongStep!.Value));
+                // Galloping: the bare problem, probes 1, 2, 4, ... up to the first dead one, then a binary search
+                // inside the last doubling: at most 1 + 2*ceil(log2 k) + 1, whatever the solution's length.
+                Assert.InRange(gallopOracle.Calls, 1, 2 + 2 * (int)Math.Ceiling(Math.Log2(k)));
+                Assert.DoesNotContain(steps, gallopOracle.Asked);
             }
     }
 
@@ -55,6 +63,17 @@ public class RolloutLocatorTests
         await new RolloutLocator(binaryOracle.Rollouts, 4).BinarySearchAsync(Prefixes(32), CancellationToken.None);
         Assert.Equal(30, linearOracle.Calls);
         Assert.Equal(6, binaryOracle.Calls);   // bare problem + log2(32)
+    }
+
+    [Fact]
+    public async Task An_early_error_in_a_long_solution_is_cheapest_to_find_by_galloping()
+    {
+        var binaryOracle = new StepOracle(2, 4);
+        var gallopOracle = new StepOracle(2, 4);
+        await new RolloutLocator(binaryOracle.Rollouts, 4).BinarySearchAsync(Prefixes(40), CancellationToken.None);
+        await new RolloutLocator(gallopOracle.Rollouts, 4).GallopingSearchAsync(Prefixes(40), CancellationToken.None);
+        Assert.Equal(6, binaryOracle.Calls);   // bare problem, then 20, 10, 5, 2 dead and 1 alive
+        Assert.Equal(3, gallopOracle.Calls);   // bare problem, step 1 alive, step 2 dead
     }
 
     [Fact]
