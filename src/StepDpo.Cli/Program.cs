@@ -1,7 +1,10 @@
+// `dotnet stepdpo <command>`: every command is registered in Commands/Registry.cs.
+using Spectre.Console;
 using Spectre.Console.Cli;
 using StepDpo.Cli.Commands;
 
-// `dotnet stepdpo <command>`: every command is registered in Commands/Registry.cs.
+// Logs and CI capture output: use a wide layout there instead of Spectre's 80-column fallback.
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
 var app = new CommandApp();
 app.Configure(config =>
 {

@@ -1,1 +1,2 @@
+if (args is ["synthetic", ..]) return SyntheticBench.Run(args[1..]);
 return 0;

@@ -1,0 +1,43 @@
+using StepDpo.Core;
+
+namespace StepDpo.Data;
+
+/// <summary>One entry point for every problem source; all loaders stream (nothing is read before
+/// it is enumerated) and report bad records by file and line.</summary>
+public static class DataSources
+{
+    public static readonly IReadOnlyList<string> Sources = ["gsm8k", "math", "math500", "qwen25:<set>", "jsonl", "stepdpo-pairs"];
+
+    public static IEnumerable<Problem> Load(DataSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Limit is < 0) throw new StepDpoException($"data limit must be >= 0, got {spec.Limit}");
+        var path = ResolvePath(spec);
+        IEnumerable<Problem> problems = spec.Source switch
+        {
+            "gsm8k" => Gsm8kLoader.Load(path),
+            "math" or "math500" => MathLoader.Load(path, spec.Source),
+            _ when spec.Source.StartsWith("qwen25:", StringComparison.Ordinal) => QwenEvalLoader.Load(path, spec.Source[7..]),
+            "jsonl" => MappedJsonlLoader.Load(path, spec.Fields),
+            "stepdpo-pairs" => PairFile.Read(path).Select((p, i) =>
+                new Problem($"pair-{i}", p.Prompt, p.Answer, p.FullChosen, Subject: p.Dataset, Source: "stepdpo-pairs")),
+            _ => throw new StepDpoException($"unknown data source '{spec.Source}' (known: {string.Join(", ", Sources)})"),
+        };
+        return spec.Limit is { } limit ? problems.Take(limit) : problems;
+    }
+
+    /// <summary>The file or folder to read: the given path, or for a named benchmark with an empty
+    /// path, its shared copy.</summary>
+    public static string ResolvePath(DataSpec spec)
+    {
+        if (!string.IsNullOrWhiteSpace(spec.Path))
+        {
+            if (!File.Exists(spec.Path) && !Directory.Exists(spec.Path))
+                throw new StepDpoException($"{spec.Path}: no such file or folder (data source '{spec.Source}')");
+            return spec.Path;
+        }
+        return SharedData.PathFor(spec.Source)
+               ?? throw new StepDpoException($"data source '{spec.Source}' needs a path: no shared copy found "
+                                             + "(set STEPDPO_SHARED_DATA or give the file; MATH: download e.g. EleutherAI/hendrycks_math)");
+    }
+}
