@@ -11,6 +11,10 @@ public sealed class CharTokenizer : ITokenizer
     public int VocabSize => 96;
     public int? BosId => null;
     public IReadOnlyList<int> EosIds => [Eos];
+    public int? PadId => Eos;
+    public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int> { ["</s>"] = Eos };
+    public string? TokenToString(int id) => id == Eos ? "</s>" : id is >= 0 and < Eos ? ((char)(' ' + id)).ToString() : null;
+    public int? TokenToId(string token) => token == "</s>" ? Eos : token.Length == 1 && token[0] >= ' ' && token[0] <= '~' ? token[0] - ' ' : null;
 
     public int[] Encode(string text)
     {
