@@ -9,6 +9,10 @@ public sealed class ByteTokenizer(bool withBos = false) : ITokenizer
     public int VocabSize => 260;
     public int? BosId => withBos ? 256 : null;
     public IReadOnlyList<int> EosIds => [257];
+    public int? PadId => 257;
+    public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int> { ["<bos>"] = 256, ["<eos>"] = 257 };
+    public string? TokenToString(int id) => id switch { < 0 or >= 260 => null, 256 => "<bos>", 257 => "<eos>", < 256 => ((char)id).ToString(), _ => $"<unused{id}>" };
+    public int? TokenToId(string token) => token switch { "<bos>" => 256, "<eos>" => 257, { Length: 1 } s when s[0] < 256 => s[0], _ => null };
     public int[] Encode(string text) => Encoding.UTF8.GetBytes(text).Select(b => (int)b).ToArray();
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {

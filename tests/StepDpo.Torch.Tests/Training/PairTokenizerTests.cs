@@ -13,6 +13,10 @@ public class PairTokenizerTests
         public int VocabSize => 260;
         public int? BosId => null;
         public IReadOnlyList<int> EosIds => [257];
+        public int? PadId => null;
+        public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int>();
+        public string? TokenToString(int id) => throw new NotSupportedException();
+        public int? TokenToId(string token) => throw new NotSupportedException();
         public int[] Encode(string text)
         {
             var ids = new List<int>();
