@@ -1,6 +1,6 @@
 using StepDpo.Core.Graph;
 using StepDpo.Data;
-using StepDpo.Math;
+using StepDpo.Answers;
 using StepDpo.Stages.Evaluation;
 using StepDpo.Stages.Models;
 using StepDpo.Stages.Pool;

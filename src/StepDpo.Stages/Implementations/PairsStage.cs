@@ -1,7 +1,7 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Data;
-using StepDpo.Math;
+using StepDpo.Answers;
 using StepDpo.Stages.Records;
 using StepDpo.Stages.Sampling;
 using StepDpo.Text;

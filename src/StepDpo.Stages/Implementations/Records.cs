@@ -1,5 +1,5 @@
 using StepDpo.Data;
-using StepDpo.Math;
+using StepDpo.Answers;
 using StepDpo.Text;
 
 namespace StepDpo.Stages.Implementations;

@@ -3,7 +3,7 @@ using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
 using StepDpo.Data;
 using StepDpo.Data.Synthetic;
-using StepDpo.Math;
+using StepDpo.Answers;
 using StepDpo.Stages.Backends;
 using StepDpo.Stages.Pool;
 using StepDpo.Stages.Records;

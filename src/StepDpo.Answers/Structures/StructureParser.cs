@@ -1,6 +1,6 @@
-using StepDpo.Math.Expressions;
+using StepDpo.Answers.Expressions;
 
-namespace StepDpo.Math.Structures;
+namespace StepDpo.Answers.Structures;
 
 /// <summary>Decides the shape of a normalised answer (matrix, union, list, set, tuple/interval,
 /// equation, ± pair, base-n numeral, choice letter, scalar or text) and parses its parts.</summary>

@@ -1,6 +1,6 @@
-using StepDpo.Math.Numbers;
+using StepDpo.Answers.Numbers;
 
-namespace StepDpo.Math.Expressions;
+namespace StepDpo.Answers.Expressions;
 
 /// <summary>A parsed mathematical expression. Kept deliberately small: everything the answers of
 /// MATH-like benchmarks use reduces to these nodes.</summary>

@@ -1,7 +1,7 @@
 using System.Numerics;
-using StepDpo.Math.Numbers;
+using StepDpo.Answers.Numbers;
 
-namespace StepDpo.Math.Expressions;
+namespace StepDpo.Answers.Expressions;
 
 /// <summary>Recursive-descent parser from (normalised) LaTeX to <see cref="Expr"/>: + - * / ^,
 /// \cdot \times \div, implicit multiplication ("2x", "3\sqrt2", "(x+1)(x-1)"), \frac, \sqrt[n],

@@ -1,4 +1,4 @@
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>One way of finding the final answer in a model response.</summary>
 public enum ExtractionRule

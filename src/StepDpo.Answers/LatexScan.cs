@@ -1,4 +1,4 @@
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>Small linear-time helpers for scanning LaTeX: brace matching that ignores escaped
 /// braces (<c>\{</c> is a literal brace, not a group) and splitting at top level.</summary>

@@ -1,6 +1,6 @@
-using StepDpo.Math;
+using StepDpo.Answers;
 
-namespace StepDpo.Math.Tests;
+namespace StepDpo.Answers.Tests;
 
 /// <summary>The classic checker must reproduce the original's verdicts, quirks included.</summary>
 public class HendrycksTests

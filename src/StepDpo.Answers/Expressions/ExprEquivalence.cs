@@ -1,7 +1,7 @@
 using System.Numerics;
-using StepDpo.Math.Numbers;
+using StepDpo.Answers.Numbers;
 
-namespace StepDpo.Math.Expressions;
+namespace StepDpo.Answers.Expressions;
 
 /// <summary>Symbolic-numeric equivalence: two expressions are equal when they agree at several
 /// pseudo-random points (the same points every run). At each point both sides are evaluated

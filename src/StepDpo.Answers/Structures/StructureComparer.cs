@@ -1,8 +1,8 @@
 using System.Numerics;
-using StepDpo.Math.Expressions;
-using StepDpo.Math.Numbers;
+using StepDpo.Answers.Expressions;
+using StepDpo.Answers.Numbers;
 
-namespace StepDpo.Math.Structures;
+namespace StepDpo.Answers.Structures;
 
 /// <summary>Compares a predicted answer with the gold answer, shape by shape.</summary>
 internal static class StructureComparer

@@ -1,7 +1,7 @@
 using System.Numerics;
-using StepDpo.Math.Numbers;
+using StepDpo.Answers.Numbers;
 
-namespace StepDpo.Math.Expressions;
+namespace StepDpo.Answers.Expressions;
 
 /// <summary>Evaluates an <see cref="Expr"/> at one assignment of its variables, twice: exactly
 /// (rational arithmetic on big integers, null as soon as a value is irrational, undefined or too

@@ -1,6 +1,6 @@
-using StepDpo.Math.Expressions;
+using StepDpo.Answers.Expressions;
 
-namespace StepDpo.Math.Structures;
+namespace StepDpo.Answers.Structures;
 
 /// <summary>The shape of an answer after parsing: what decides how two answers are compared.</summary>
 internal abstract record AnswerValue;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>The classic MATH checker (Hendrycks et al., 2021, <c>is_equiv</c> with
 /// <c>_strip_string</c>) reproduced step for step, including its quirks, so that numbers can be

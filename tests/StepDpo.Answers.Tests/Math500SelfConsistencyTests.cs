@@ -1,7 +1,7 @@
 using System.Text.Json;
-using StepDpo.Math;
+using StepDpo.Answers;
 
-namespace StepDpo.Math.Tests;
+namespace StepDpo.Answers.Tests;
 
 /// <summary>Every MATH-500 reference solution states its answer twice: in the last \boxed{} and in
 /// the closing "The answer is: ..." line, often written differently ("\left( 3, \frac{\pi}{2}

@@ -1,7 +1,7 @@
-using StepDpo.Math.Normalization;
-using StepDpo.Math.Structures;
+using StepDpo.Answers.Normalization;
+using StepDpo.Answers.Structures;
 
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>The verdict on one response: the answer found in it (null when none) and whether it
 /// equals the gold answer.</summary>

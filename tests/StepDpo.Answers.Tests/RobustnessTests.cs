@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using StepDpo.Math;
+using StepDpo.Answers;
 
-namespace StepDpo.Math.Tests;
+namespace StepDpo.Answers.Tests;
 
 /// <summary>Hostile input: the checker must answer (false when undecidable) quickly and never throw.</summary>
 public class RobustnessTests

@@ -1,4 +1,4 @@
-namespace StepDpo.Math.Expressions;
+namespace StepDpo.Answers.Expressions;
 
 internal enum TokenKind { Number, Letter, Command, Symbol, End }
 

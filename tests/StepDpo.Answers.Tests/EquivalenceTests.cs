@@ -1,6 +1,6 @@
-using StepDpo.Math;
+using StepDpo.Answers;
 
-namespace StepDpo.Math.Tests;
+namespace StepDpo.Answers.Tests;
 
 /// <summary>The stepdpo grader on the cases the issue names, plus the classic traps. Every row
 /// states a verdict that a wrong implementation would get wrong.</summary>

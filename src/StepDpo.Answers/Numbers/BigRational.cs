@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace StepDpo.Math.Numbers;
+namespace StepDpo.Answers.Numbers;
 
 /// <summary>An exact rational number on big integers, always in lowest terms with a positive
 /// denominator, so that equal values have equal representations (and equality is structural).</summary>

@@ -1,6 +1,6 @@
-using StepDpo.Math;
+using StepDpo.Answers;
 
-namespace StepDpo.Math.Tests;
+namespace StepDpo.Answers.Tests;
 
 public class ExtractionTests
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace StepDpo.Math.Normalization;
+namespace StepDpo.Answers.Normalization;
 
 /// <summary>Text clean-up before parsing: what a human would not count as part of the answer
 /// (delimiters, spacing commands, \left/\right, units, degrees, currency, percent signs, trailing

@@ -1,7 +1,7 @@
-using StepDpo.Math.Normalization;
-using StepDpo.Math.Structures;
+using StepDpo.Answers.Normalization;
+using StepDpo.Answers.Structures;
 
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>Names the shape of an answer as the stepdpo grader sees it: integer, decimal, fraction,
 /// expression (numeric with radicals/pi), symbolic (with variables), tuple, interval, set/list,

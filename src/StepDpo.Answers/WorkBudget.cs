@@ -1,4 +1,4 @@
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>A deterministic bound on the work spent deciding one pair. Counting operations (not
 /// wall-clock time) keeps verdicts identical from run to run and machine to machine; running out

@@ -1,4 +1,4 @@
-namespace StepDpo.Math;
+namespace StepDpo.Answers;
 
 /// <summary>Finds the final answer in a full model response. Every rule is a single linear scan
 /// (no backtracking regular expressions), so a 200 KB response costs microseconds, not seconds.</summary>
