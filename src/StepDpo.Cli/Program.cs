@@ -14,4 +14,4 @@ app.Configure(config =>
     // Bad input gets a one-line message and a non-zero exit, never a stack trace.
     config.SetExceptionHandler((ex, _) => ErrorReport.Print(ex));
 });
-return app.Run(args);
+return app.Run(ArgumentAliases.Normalize(args));

@@ -21,17 +21,18 @@ public sealed class BpeModel
     int _cacheCount;
 
     public BpeModel(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
-        bool ignoreMerges = false, string? unkToken = null, bool fuseUnk = false)
+        bool ignoreMerges = false, string? unkToken = null, bool fuseUnk = false, IReadOnlyList<(int Left, int Right, int Merged)>? mergeIds = null)
     {
         _vocab = vocab is Dictionary<string, int> d && d.Comparer == StringComparer.Ordinal ? d : new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = new Dictionary<long, (int, int)>(merges.Count);
+        if (mergeIds != null && mergeIds.Count != merges.Count) throw new ArgumentException("mergeIds must match merges", nameof(mergeIds));
         for (int rank = 0; rank < merges.Count; rank++)
         {
-            var (left, right) = merges[rank];
-            long key = Key(_vocab[left], _vocab[right]);
-            _merges.TryAdd(key, (rank, _vocab[left + right])); // a repeated rule keeps its first (highest) priority
+            var (left, right, merged) = mergeIds != null ? mergeIds[rank]
+                : (_vocab[merges[rank].Left], _vocab[merges[rank].Right], _vocab[merges[rank].Left + merges[rank].Right]);
+            _merges.TryAdd(Key(left, right), (rank, merged)); // a repeated rule keeps its first (highest) priority
         }
         _charIds = new int[0x400];
         for (int c = 0; c < _charIds.Length; c++) _charIds[c] = _vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;

@@ -22,7 +22,7 @@ public sealed class BpeTokenizer : ITokenizer
     public BpeTokenizer(TokenizerDefinition definition, int? bosId = null, IReadOnlyList<int>? eosIds = null, int? padId = null)
     {
         Definition = definition;
-        _model = new BpeModel(definition.Vocab, definition.Merges, definition.IgnoreMerges, definition.UnkToken, definition.FuseUnk);
+        _model = new BpeModel(definition.Vocab, definition.Merges, definition.IgnoreMerges, definition.UnkToken, definition.FuseUnk, definition.MergeIds);
         _nfc = definition.Nfc;
         _splitters = definition.SplitPatterns.Select(p => new RegexSplitter(p)).ToArray();
         _rawAdded = new AddedTokenMatcher(definition.AddedTokens.Where(t => !t.Normalized));

@@ -6,6 +6,8 @@ public sealed class TokenizerDefinition
     public required IReadOnlyDictionary<string, int> Vocab { get; init; }
     /// <summary>Merge rules in priority order (first = applied first).</summary>
     public required IReadOnlyList<(string Left, string Right)> Merges { get; init; }
+    /// <summary>The merges as (left id, right id, merged id), when the reader already looked them up; else null.</summary>
+    public IReadOnlyList<(int Left, int Right, int Merged)>? MergeIds { get; init; }
     public required IReadOnlyList<AddedToken> AddedTokens { get; init; }
     /// <summary>Apply Unicode NFC before pre-tokenization (Qwen2: yes; Llama-3: no normaliser).</summary>
     public bool Nfc { get; init; }

@@ -43,11 +43,12 @@ public static class TokenizerJsonReader
             bool nfc = ParseNormalizer(Get(root, "normalizer"));
             var patterns = ParsePreTokenizer(Get(root, "pre_tokenizer"));
             ParseDecoder(Get(root, "decoder"));
-            var (vocab, merges) = ParseModel(model, out bool ignoreMerges, out string? unk, out bool fuseUnk);
+            var (vocab, merges) = ParseModel(model, out var mergeIds, out bool ignoreMerges, out string? unk, out bool fuseUnk);
             var added = ParseAddedTokens(Get(root, "added_tokens"));
+            CheckAddedTokenIds(added, vocab);
             return new TokenizerDefinition
             {
-                Vocab = vocab, Merges = merges, AddedTokens = added, Nfc = nfc, SplitPatterns = patterns,
+                Vocab = vocab, Merges = merges, MergeIds = mergeIds, AddedTokens = added, Nfc = nfc, SplitPatterns = patterns,
                 IgnoreMerges = ignoreMerges, UnkToken = unk, FuseUnk = fuseUnk, Source = source,
             };
         }
@@ -133,7 +134,8 @@ public static class TokenizerJsonReader
             if (type != "ByteLevel") throw Unsupported("decoder", $"decoder type '{type}'");
         }
 
-        (Dictionary<string, int>, List<(string, string)>) ParseModel(JsonElement model, out bool ignoreMerges, out string? unk, out bool fuseUnk)
+        (Dictionary<string, int>, List<(string, string)>) ParseModel(JsonElement model, out List<(int, int, int)> mergeIds,
+            out bool ignoreMerges, out string? unk, out bool fuseUnk)
         {
             string type = Get(model, "type")?.GetString() ?? "BPE";
             if (type != "BPE") throw Unsupported("model.type", $"model type '{type}'");
@@ -158,32 +160,57 @@ public static class TokenizerJsonReader
             }
 
             var merges = new List<(string, string)>();
+            mergeIds = new List<(int, int, int)>();
+            var ids = new int[3];
             if (Get(model, "merges") is { ValueKind: JsonValueKind.Array } me)
             {
                 int i = 0;
                 foreach (var m in me.EnumerateArray())
                 {
-                    string key = $"model.merges[{i++}]";
+                    string Key() => $"model.merges[{i}]"; // built only for an error message
                     (string, string) pair;
                     if (m.ValueKind == JsonValueKind.String)
                     {
                         // The older "a b" form: exactly one space separates the two parts.
-                        var parts = m.GetString()!.Split(' ');
-                        if (parts.Length != 2) throw Bad(key, $"expected \"left right\", got \"{m.GetString()}\"");
-                        pair = (parts[0], parts[1]);
+                        var halves = m.GetString()!.Split(' ');
+                        if (halves.Length != 2) throw Bad(Key(), $"expected \"left right\", got \"{m.GetString()}\"");
+                        pair = (halves[0], halves[1]);
                     }
                     else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2
                              && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
                         pair = (m[0].GetString()!, m[1].GetString()!);
-                    else throw Bad(key, "expected \"left right\" or [\"left\", \"right\"]");
-                    foreach (var part in new[] { pair.Item1, pair.Item2, pair.Item1 + pair.Item2 })
-                        if (!vocab.ContainsKey(part)) throw Bad(key, $"merge uses \"{part}\", which is not in model.vocab");
+                    else throw Bad(Key(), "expected \"left right\" or [\"left\", \"right\"]");
+                    string[] parts = [pair.Item1, pair.Item2, pair.Item1 + pair.Item2];
+                    for (int p = 0; p < 3; p++)
+                        if (!vocab.TryGetValue(parts[p], out ids[p])) throw Bad(Key(), $"merge uses \"{parts[p]}\", which is not in model.vocab");
                     merges.Add(pair);
+                    mergeIds.Add((ids[0], ids[1], ids[2]));
+                    i++;
                 }
             }
             else if (Get(model, "merges") is { ValueKind: not JsonValueKind.Null }) throw Bad("model.merges", "expected an array");
             if (unk != null && !vocab.ContainsKey(unk)) throw Bad("model.unk_token", $"\"{unk}\" is not in model.vocab");
             return (vocab, merges);
+        }
+
+        /// <summary>Hugging Face does not take an added token's id from the file: it uses the vocabulary's id when the
+        /// content is in the vocabulary, else the next free id after the vocabulary and the earlier added tokens (and
+        /// warns when that differs). A file where the two disagree would give other ids than Hugging Face: refuse it.</summary>
+        void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
+        {
+            var assigned = new Dictionary<string, int>(StringComparer.Ordinal);
+            int? maxAssigned = null;
+            for (int i = 0; i < added.Count; i++)
+            {
+                var t = added[i];
+                int expected = vocab.TryGetValue(t.Content, out int v) ? v
+                    : assigned.TryGetValue(t.Content, out int a) ? a
+                    : maxAssigned is int max && (max >= vocab.Count || vocab.Count == 0) ? max + 1 : vocab.Count;
+                if (t.Id != expected)
+                    throw Unsupported($"added_tokens[{i}].id", $"id {t.Id} for \"{t.Content}\" where Hugging Face assigns {expected} (an id that disagrees with the vocabulary order)");
+                assigned[t.Content] = expected;
+                maxAssigned = Math.Max(maxAssigned ?? expected, expected);
+            }
         }
 
         List<AddedToken> ParseAddedTokens(JsonElement? a)

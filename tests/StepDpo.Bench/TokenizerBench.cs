@@ -8,7 +8,9 @@ using MlBpe = Microsoft.ML.Tokenizers.BpeTokenizer;
 /// encode tokens/s with a cold and a warm pre-token cache, decode tokens/s; Microsoft.ML.Tokenizers 2.0.1, built from
 /// the same tokenizer.json, side by side as a baseline, with how many texts it encodes to the same ids.
 /// Options: --tokenizer PATH (default: the Qwen fixture of the tests), --data DIR (default: shared/data found
-/// upwards from the working directory, else /work/shared/data), --repeat N (warm passes, default 5).</summary>
+/// upwards from the working directory, else /work/shared/data), --repeat N (warm passes, default 5).
+/// Rates are given per second of process CPU time, which stays meaningful on a shared, busy machine; wall-clock
+/// rates are printed beside them.</summary>
 public static class TokenizerBench
 {
     public static void Run(string[] args)
@@ -24,60 +26,72 @@ public static class TokenizerBench
         Console.WriteLine($"tokenizer: {tokenizerPath}");
         Console.WriteLine($"text: {texts.Count} GSM8K+MATH-500 texts from {dataDir}, {chars / 1e6:F2} M chars; {Environment.ProcessorCount} cores, single thread");
 
-        var sw = Stopwatch.StartNew();
+        var sw = Clock.Start();
         var ours = Tokenizers.Load(tokenizerPath);
-        double loadOurs = sw.Elapsed.TotalSeconds;
+        var loadOurs = sw.Elapsed;
         var (oursIds, oursCold, oursWarm) = MeasureEncode(t => ours.Encode(t), texts, repeat);
         long tokens = oursIds.Sum(a => (long)a.Length);
-        double oursDecode = MeasureDecode(ids => ours.Decode(ids), oursIds, repeat);
+        var oursDecode = MeasureDecode(ids => ours.Decode(ids), oursIds, repeat);
         Report("StepDpo.Text", loadOurs, tokens, oursCold, oursWarm, oursDecode);
 
-        sw.Restart();
+        sw = Clock.Start();
         MlBpe? ml = null;
         try { ml = CreateMlTokenizer(ours.Definition); }
         catch (Exception e) { Console.WriteLine($"Microsoft.ML.Tokenizers 2.0.1 cannot load this tokenizer: {e.Message}"); }
         if (ml == null) return;
-        double loadMl = sw.Elapsed.TotalSeconds;
+        var loadMl = sw.Elapsed;
         var (mlIds, mlCold, mlWarm) = MeasureEncode(t => ml.EncodeToIds(t).ToArray(), texts, repeat);
-        double mlDecode = MeasureDecode(ids => ml.Decode(ids), mlIds, repeat);
+        var mlDecode = MeasureDecode(ids => ml.Decode(ids), mlIds, repeat);
         Report("Microsoft.ML.Tokenizers 2.0.1", loadMl, mlIds.Sum(a => (long)a.Length), mlCold, mlWarm, mlDecode);
         int same = Enumerable.Range(0, texts.Count).Count(i => oursIds[i].AsSpan().SequenceEqual(mlIds[i]));
         Console.WriteLine($"same ids as StepDpo.Text (= Hugging Face) on {same} of {texts.Count} texts");
     }
 
-    static void Report(string name, double load, long tokens, double cold, double warm, double decode) =>
-        Console.WriteLine($"{name,-30} load {load,6:F2} s | encode cold {tokens / cold / 1e6,6:F2} M tok/s | " +
-                          $"encode warm {tokens / warm / 1e6,6:F2} M tok/s | decode {tokens / decode / 1e6,6:F2} M tok/s | {tokens} tokens");
+    static void Report(string name, Time load, long tokens, Time cold, Time warm, Time decode) =>
+        Console.WriteLine($"{name,-30} load {load.Cpu,5:F2} s cpu ({load.Wall,5:F2} wall) | " +
+                          $"encode cold {tokens / cold.Cpu / 1e6,5:F2} M tok/cpu-s ({tokens / cold.Wall / 1e6,5:F2} wall) | " +
+                          $"encode warm {tokens / warm.Cpu / 1e6,5:F2} ({tokens / warm.Wall / 1e6,5:F2}) | " +
+                          $"decode {tokens / decode.Cpu / 1e6,5:F2} ({tokens / decode.Wall / 1e6,5:F2}) | {tokens} tokens");
 
-    /// <summary>Seconds for the first pass (empty caches) and the median warm pass.</summary>
-    static (int[][] Ids, double Cold, double Warm) MeasureEncode(Func<string, int[]> encode, List<string> texts, int repeat)
+    /// <summary>Times of the first pass (empty caches) and the median warm pass.</summary>
+    static (int[][] Ids, Time Cold, Time Warm) MeasureEncode(Func<string, int[]> encode, List<string> texts, int repeat)
     {
-        var sw = Stopwatch.StartNew();
+        var clock = Clock.Start();
         var ids = texts.Select(encode).ToArray();
-        double cold = sw.Elapsed.TotalSeconds;
-        var warm = new List<double>();
+        var cold = clock.Elapsed;
+        var warm = new List<Time>();
         for (int r = 0; r < repeat; r++)
         {
-            sw.Restart();
+            clock = Clock.Start();
             foreach (var t in texts) encode(t);
-            warm.Add(sw.Elapsed.TotalSeconds);
+            warm.Add(clock.Elapsed);
         }
         return (ids, cold, Median(warm));
     }
 
-    static double MeasureDecode(Func<int[], string> decode, int[][] ids, int repeat)
+    static Time MeasureDecode(Func<int[], string> decode, int[][] ids, int repeat)
     {
-        var times = new List<double>();
+        var times = new List<Time>();
         for (int r = 0; r < Math.Max(1, repeat); r++)
         {
-            var sw = Stopwatch.StartNew();
+            var clock = Clock.Start();
             foreach (var a in ids) decode(a);
-            times.Add(sw.Elapsed.TotalSeconds);
+            times.Add(clock.Elapsed);
         }
         return Median(times);
     }
 
-    static double Median(List<double> xs) { xs.Sort(); return xs[xs.Count / 2]; }
+    readonly record struct Time(double Wall, double Cpu);
+
+    sealed class Clock
+    {
+        readonly Stopwatch _wall = Stopwatch.StartNew();
+        readonly TimeSpan _cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        public static Clock Start() => new();
+        public Time Elapsed => new(_wall.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - _cpu0).TotalSeconds);
+    }
+
+    static Time Median(List<Time> xs) => xs.OrderBy(x => x.Cpu).ElementAt(xs.Count / 2);
 
     /// <summary>The same vocabulary, merges, split regex and added tokens in ML.Tokenizers' byte-level BPE. It has no
     /// NFC normaliser, which changes nothing on this (NFC) text.</summary>

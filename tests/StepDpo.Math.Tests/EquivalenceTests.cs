@@ -18,6 +18,9 @@ public class EquivalenceTests
     [InlineData("2.5\\times10^{2}", "250")]
     [InlineData("5!", "120")]
     [InlineData("0.\\overline{3}", "\\frac{1}{3}")]
+    [InlineData("137 1/2", "137 \\frac{1}{2}")]
+    [InlineData("11,\\!111,\\!111,\\!100", "11,\\! 111,\\! 111,\\! 100")]
+    [InlineData("11111111100", "11,\\! 111,\\! 111,\\! 100")]
     [InlineData("-3", "-3.0")]
     [InlineData("27.0", "27")]
     [InlineData("2^{1009}", "2^{1009}")]
@@ -30,6 +33,9 @@ public class EquivalenceTests
     [InlineData("12\\mbox{ inches}", "12")]
     [InlineData("9 (apples)", "9")]
     [InlineData("x = 5", "5")]
+    [InlineData("x \\in [2, 5]", "[2,5]")]
+    [InlineData("a_{n} = 2", "2")]
+    [InlineData("f(x) = x^2", "x^2")]
     [InlineData("k=-3", "-3")]
     [InlineData("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})")]
     [InlineData("42.", "42")]
@@ -108,6 +114,11 @@ public class EquivalenceTests
     [InlineData("", "5")]
     [InlineData("1,234", "1, 234")]
     [InlineData("0.33", "0.333")]
+    [InlineData("2x = 6", "6")]
+    [InlineData("x + y = 6", "6")]
+    [InlineData("x \\in [2, 5]", "(2,5)")]
+    [InlineData("137 1/2", "137")]
+    [InlineData("2 \\frac{1}{2}", "1")]
     public void NotEqual(string predicted, string gold) =>
         Assert.False(Grading.AnswersEqual(predicted, gold), $"{predicted} should not equal {gold}");
 }

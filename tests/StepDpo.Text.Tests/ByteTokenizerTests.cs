@@ -52,3 +52,35 @@ public class ByteTokenizerTests
         Assert.Equal(ByteTokenizer.Pad, tokenizer.PadId);
     }
 }
+
+public class AddedTokenOptionTests
+{
+    [Fact]
+    public void Lstrip_rstrip_single_word_normalized_and_longest_match_behave_as_in_hugging_face()
+    {
+        // Fixtures/added-options/tokenizer.json: the byte tokenizer with NFC and extra added tokens (make-fixtures.mjs).
+        var tokenizer = BpeTokenizer.FromFile(Fixtures.Path_("added-options/tokenizer.json"));
+        int checkedRows = 0;
+        foreach (var row in Fixtures.ReadJsonl("added-options-encode.jsonl"))
+        {
+            string text = row.GetProperty("text").GetString()!;
+            var ids = Fixtures.Ids(row.GetProperty("ids"));
+            Assert.True(ids.SequenceEqual(tokenizer.Encode(text)), $"{text}: expected [{string.Join(",", ids)}], got [{string.Join(",", tokenizer.Encode(text))}]");
+            Assert.Equal(row.GetProperty("decoded").GetString(), tokenizer.Decode(ids));
+            Assert.Equal(row.GetProperty("decoded_skip").GetString(), tokenizer.Decode(ids, skipSpecialTokens: true));
+            checkedRows++;
+        }
+        Assert.Equal(25, checkedRows);
+    }
+
+    [Fact]
+    public void An_added_token_id_that_hugging_face_would_reassign_is_refused()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Fixtures.Path_("byte-tokenizer/tokenizer.json")))!;
+        json["added_tokens"]![3]!["id"] = 300;
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()));
+        var e = Assert.Throws<TokenizerFormatException>(() => TokenizerJsonReader.Read(stream, "t.json"));
+        Assert.Contains("added_tokens[3].id", e.Message);
+        Assert.Contains("assigns 259", e.Message);
+    }
+}

@@ -11,10 +11,11 @@ public sealed class CharTokenizer : ITokenizer
     public int VocabSize => 96;
     public int? BosId => null;
     public IReadOnlyList<int> EosIds => [Eos];
+    // Members the Text engineer adds to ITokenizer (kept here so this compiles before and after that merge).
     public int? PadId => Eos;
-    public IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int> { ["</s>"] = Eos };
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; } = new Dictionary<string, int> { ["</s>"] = Eos };
     public string? TokenToString(int id) => id == Eos ? "</s>" : id is >= 0 and < Eos ? ((char)(' ' + id)).ToString() : null;
-    public int? TokenToId(string token) => token == "</s>" ? Eos : token.Length == 1 && token[0] >= ' ' && token[0] <= '~' ? token[0] - ' ' : null;
+    public int? TokenToId(string token) => token == "</s>" ? Eos : token.Length == 1 && token[0] is >= ' ' and <= '~' ? token[0] - ' ' : null;
 
     public int[] Encode(string text)
     {

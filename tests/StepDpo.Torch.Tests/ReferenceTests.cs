@@ -60,4 +60,21 @@ public class ReferenceTests
     }
 
     public static TheoryData<string> Models() => new(Fixtures.Models);
+
+    [Fact]
+    public void ModuleToConvertsTheWeightsTheForwardUses()
+    {
+        // Users (the trainer) call Module.to(dtype): the fields the forward reads must follow.
+        using var lm = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));
+        using var ids = Fixtures.Expected("qwen2-micro", "causal.input_ids");
+        using var expected = Fixtures.Expected("qwen2-micro", "causal.logits");
+        TorchSharp.ModuleExtensionMethods.to(lm.Module, ScalarType.BFloat16);
+        Assert.Equal(ScalarType.BFloat16, lm.model.layers.parameters().First().dtype);
+        Assert.Equal(ScalarType.BFloat16, lm.model.embed_tokens.weight.dtype);
+        Assert.Equal(ScalarType.BFloat16, lm.DType);
+        using var noGrad = no_grad();
+        using var logits = lm.Forward(ids);
+        Assert.InRange(Fixtures.MaxAbsDiff(logits, expected), 1e-4, 0.1); // bf16: close, but not fp32-exact
+        Assert.Equal(lm.parameters().Count(), lm.named_parameters().Count());
+    }
 }

@@ -29,7 +29,7 @@ public sealed class ConsoleProgress : IProgressReporter
                     new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async ctx =>
                 {
-                    task = ctx.AddTask(Markup.Escape(description), maxValue: Math.Max(1, total));
+                    task = ctx.AddTask(Markup.Escape(description), maxValue: System.Math.Max(1, total));
                     ready.Set();
                     await done.Task;
                     task.Value = task.MaxValue;
@@ -39,6 +39,7 @@ public sealed class ConsoleProgress : IProgressReporter
 
         public void Increment(long by = 1) => task!.Increment(by);
         public void SetValue(long value) => task!.Value = value;
+        public void SetTotal(long total) => task!.MaxValue = System.Math.Max(1, total);
         public void Describe(string description) => task!.Description = Markup.Escape(description);
 
         public void Dispose()

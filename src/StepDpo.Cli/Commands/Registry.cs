@@ -24,8 +24,12 @@ public static class Registry
         config.AddCommand<TrainCommand>("train").WithDescription("run up to the train stage");
         config.AddCommand<EvalCommand>("eval").WithDescription("run up to the evaluate stage");
         config.AddCommand<ReportCommand>("report").WithDescription("run everything up to the report");
+        config.AddCommand<CheckCommand>("check").WithDescription("check the evaluation against the manifest's expect thresholds (exit 1 on a miss)");
         // Model: model init, tokenize, logprobs, generate.
         config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Text to token ids: JSONL {\"text\"} in, {\"ids\"} out, no special tokens added.");
+        config.AddBranch("model", model => model.AddCommand<Model.ModelInitCommand>("init").WithDescription("Write a randomly initialised qwen2/llama checkpoint (HF layout)"));
+        config.AddCommand<Model.LogprobsCommand>("logprobs").WithDescription("Log-probabilities of completions given prompts (JSONL)");
+        config.AddCommand<Model.GenerateCommand>("generate").WithDescription("Sample completions (KV cache, n per prompt, top-p/top-k, seeds)");
         // Grading and data: grade, data show|stats.
         config.AddCommand<GradeCommand>("grade").WithDescription("extract and check answers: JSONL {prediction, answer} -> + {extracted, correct}");
         config.AddBranch("data", d => { d.SetDescription("inspect problem sources"); d.AddCommand<DataShowCommand>("show").WithDescription("print the first problems of a source"); d.AddCommand<DataStatsCommand>("stats").WithDescription("count problems, levels, subjects and answer kinds"); });

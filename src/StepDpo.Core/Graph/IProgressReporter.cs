@@ -12,6 +12,8 @@ public interface IProgressTask : IDisposable
 {
     void Increment(long by = 1);
     void SetValue(long value);
+    /// <summary>For work whose size is known only once it starts (training steps).</summary>
+    void SetTotal(long total);
     void Describe(string description);
 }
 
@@ -29,7 +31,7 @@ public sealed class LineProgressReporter(TextWriter output) : IProgressReporter
     {
         readonly TextWriter output;
         string description;
-        readonly long total;
+        long total;
         long value, lastDecile = -1;
         readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
 
@@ -42,6 +44,7 @@ public sealed class LineProgressReporter(TextWriter output) : IProgressReporter
         public void Increment(long by = 1) { Interlocked.Add(ref value, by); Report(); }
         public void SetValue(long v) { Interlocked.Exchange(ref value, v); Report(); }
         public void Describe(string d) => description = d;
+        public void SetTotal(long t) => total = t;
 
         void Report()
         {
@@ -64,6 +67,7 @@ public sealed class SilentProgressReporter : IProgressReporter
     {
         public void Increment(long by = 1) { }
         public void SetValue(long value) { }
+        public void SetTotal(long total) { }
         public void Describe(string description) { }
         public void Dispose() { }
     }

@@ -31,7 +31,7 @@ public sealed class Manifest : IValidatable
         if (Name != "" && !System.Text.RegularExpressions.Regex.IsMatch(Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
             yield return $"name '{Name}' may contain only letters, digits, '.', '_' and '-'";
         foreach (var (metric, _) in Expect)
-            if (metric.Split('.').Length != 3)
+            if (metric.Split('.').Length < 3)
                 yield return $"expect: '{metric}' should be MODEL.BENCHMARK.METRIC (e.g. trained.math.accuracy, delta.gsm8k.accuracy)";
     }
 }
@@ -78,11 +78,15 @@ public sealed class DataSection
 
 public sealed class SyntheticSection
 {
-    [Range(1, 10_000_000)] public int Train { get; set; } = 20000;
-    [Range(1, 1_000_000)] public int Test { get; set; } = 500;
+    [Range(1, 10_000_000), Doc("problems with reference solutions for sft")] public int Train { get; set; } = 20000;
+    [Range(0, 10_000_000), Doc("further training-split problems for sampling (never seen in sft)")] public int Pool { get; set; } = 2000;
+    [Range(1, 1_000_000), Doc("held-out problems (a disjoint split) for evaluation")] public int Test { get; set; } = 500;
     [Range(1, 12)] public int MinSteps { get; set; } = 2;
-    [Range(1, 12)] public int MaxSteps { get; set; } = 4;
-    [Range(2, 1_000_000)] public int MaxNumber { get; set; } = 50;
+    [Range(1, 12)] public int MaxSteps { get; set; } = 5;
+    [Range(1, 1_000_000)] public int MaxStart { get; set; } = 30;
+    [Range(1, 1_000_000)] public int MaxAddend { get; set; } = 20;
+    [Range(2, 1_000_000)] public int MaxFactor { get; set; } = 9;
+    [Range(2, 1_000_000)] public int MaxValue { get; set; } = 99;
 }
 
 /// <summary>Optimiser settings shared by SFT and Step-DPO training.</summary>
@@ -91,7 +95,7 @@ public abstract class OptimSection
     [Range(0, 1)] public double LearningRate { get; set; } = 5e-7;
     [OneOf("cosine", "linear", "constant")] public string LrScheduler { get; set; } = "cosine";
     [Range(0, 1)] public double WarmupRatio { get; set; } = 0.1;
-    [Range(0, 10_000)] public double Epochs { get; set; } = 1;
+    [Range(0, 10_000)] public int Epochs { get; set; } = 1;
     [Range(1, 1_000_000), Doc("sequences per forward pass on one device")]
     public int PerDeviceBatchSize { get; set; } = 1;
     [Range(1, 1_000_000)] public int GradientAccumulationSteps { get; set; } = 1;
@@ -183,7 +187,6 @@ public sealed class LoraSection
 {
     [Range(1, 4096)] public int Rank { get; set; } = 16;
     [Range(0, 1e6)] public double Alpha { get; set; } = 32;
-    [Range(0, 1)] public double Dropout { get; set; } = 0.05;
     public List<string> TargetModules { get; set; } = new() { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
 }
 

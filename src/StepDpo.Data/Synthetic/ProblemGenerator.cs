@@ -40,7 +40,7 @@ internal sealed class ProblemGenerator(SyntheticOptions options, Random rng)
     /// <summary>The split is a function of the plan's identity alone, so train and test are disjoint
     /// for every seed, count and template choice (renaming the people or items does not move a problem).</summary>
     internal static SyntheticSplit SplitOf(ulong identityHash, double testFraction) =>
-        identityHash % 10_000 < (ulong)Math.Round(testFraction * 10_000) ? SyntheticSplit.Test : SyntheticSplit.Train;
+        identityHash % 10_000 < (ulong)System.Math.Round(testFraction * 10_000) ? SyntheticSplit.Test : SyntheticSplit.Train;
 
     internal static ulong IdentityHash(string identity)
     {
@@ -77,18 +77,18 @@ internal sealed class ProblemGenerator(SyntheticOptions options, Random rng)
         switch (kind)
         {
             case EventKind.Gain:
-                return Pick(2, Math.Min(o.MaxAddend, o.MaxValue - total)) is int k ? (k, 0) : null;
+                return Pick(2, System.Math.Min(o.MaxAddend, o.MaxValue - total)) is int k ? (k, 0) : null;
             case EventKind.Lose:
-                return Pick(2, Math.Min(o.MaxAddend, total - 1)) is int l ? (l, 0) : null;
+                return Pick(2, System.Math.Min(o.MaxAddend, total - 1)) is int l ? (l, 0) : null;
             case EventKind.GainGroups:
             case EventKind.LoseGroups:
             {
                 int room = kind == EventKind.GainGroups ? o.MaxValue - total : total - 1;
                 int g = rng.Next(2, o.MaxFactor + 1);
-                return Pick(2, Math.Min(o.MaxFactor, room / g)) is int s ? (g, s) : null;
+                return Pick(2, System.Math.Min(o.MaxFactor, room / g)) is int s ? (g, s) : null;
             }
             case EventKind.Scale:
-                return Pick(2, Math.Min(o.MaxFactor, o.MaxValue / total)) is int m ? (m, 0) : null;
+                return Pick(2, System.Math.Min(o.MaxFactor, o.MaxValue / total)) is int m ? (m, 0) : null;
             case EventKind.Share:
             {
                 var divisors = Enumerable.Range(2, o.MaxFactor - 1).Where(d => total % d == 0 && total / d >= 2).ToArray();

@@ -42,7 +42,7 @@ public sealed record SyntheticOptions
         Require(MaxStart >= 2, "max_start", $"must be at least 2 (got {MaxStart})");
         Require(MaxAddend >= 2, "max_addend", $"must be at least 2 (got {MaxAddend})");
         Require(MaxFactor >= 2, "max_factor", $"must be at least 2 (got {MaxFactor})");
-        Require(MaxValue >= Math.Max(MaxStart, 2 * MaxFactor), "max_value",
+        Require(MaxValue >= System.Math.Max(MaxStart, 2 * MaxFactor), "max_value",
             $"must be at least max_start and 2*max_factor (got {MaxValue})");
         Require(TestFraction is > 0 and < 1, "test_fraction", $"must be strictly between 0 and 1 (got {TestFraction})");
         foreach (var t in Templates ?? [])

@@ -6,12 +6,14 @@ namespace StepDpo.Math.Normalization;
 /// (delimiters, spacing commands, \left/\right, units, degrees, currency, percent signs, trailing
 /// periods) goes; notation variants become one form (\dfrac to \frac, unicode to LaTeX, \sqrt3
 /// to \sqrt{3}). The percent sign is dropped, never turned into /100, so 25% = 25 but not 0.25.</summary>
-internal static class AnswerNormalizer
+internal static partial class AnswerNormalizer
 {
     public static string Normalize(string s)
     {
         s = s.Trim();
         s = StripWrappers(s);
+        // "11,\! 111,\! 100": a comma with a negative thin space is a thousands separator.
+        s = ThinSpaceThousands().Replace(s, "");
         // Row breaks "\\" must survive the removal of "\ " (a spacing command): park them.
         var sb = new StringBuilder(s).Replace("\\\\", RowBreak);
         foreach (var (from, to) in Replacements) sb.Replace(from, to);
@@ -24,7 +26,9 @@ internal static class AnswerNormalizer
         s = FixShortArguments(s, "\\sqrt", 1);
         s = RemoveThousandsSeparators(s);
         s = s.Trim().TrimEnd('.', ',', ';').Trim();
-        if (s.StartsWith('.') ) s = "0" + s;
+        if (s.StartsWith('.')) s = "0" + s;
+        // Plain-text mixed number "137 1/2" is 137 + 1/2 (the parser reads "137\frac{1}{2}" so).
+        s = PlainMixedNumber().Replace(s, "$1\\frac{$2}{$3}");
         s = s.Replace("(.", "(0.").Replace(" .", " 0.").Replace("{.", "{0.").Replace("-.", "-0.");
         return s;
     }
@@ -233,4 +237,10 @@ internal static class AnswerNormalizer
         }
         return groups > 0;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<=\d),\\!\s*(?=\d{3}(?!\d))")]
+    private static partial System.Text.RegularExpressions.Regex ThinSpaceThousands();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(-?\d+) (\d+)/(\d+)$")]
+    private static partial System.Text.RegularExpressions.Regex PlainMixedNumber();
 }

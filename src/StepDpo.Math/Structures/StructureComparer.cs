@@ -92,14 +92,20 @@ internal static class StructureComparer
         return false;
     }
 
-    /// <summary>A left side that only names the answer: "x", "y", "k", "x_1", "\theta", "f(x)", "p(2)".</summary>
+    /// <summary>A left side that only names the answer: "x", "k", "x_1", "a_{n}", "\theta", "f(x)",
+    /// "p(2)". Not "2x" or "x+y": "2x = 6" does not say the answer is 6.</summary>
     private static bool IsName(string lhs)
     {
         var t = lhs.Replace(" ", "");
-        if (t.Length <= 2) return true;
-        if (t.StartsWith('\\') && t.Skip(1).All(char.IsAsciiLetter)) return true;
-        if (t.Length <= 8 && char.IsAsciiLetter(t[0]) && t.IndexOf('(') is > 0 and var open && t.EndsWith(')')) return t[..open].All(char.IsAsciiLetter);
-        if (t.Length <= 6 && t.Contains('_')) return true;
+        if (t.Length == 0) return false;
+        int i = 0;
+        if (t[0] == '\\') { i = 1; while (i < t.Length && char.IsAsciiLetter(t[i])) i++; if (i == 1) return false; }
+        else if (char.IsAsciiLetter(t[0])) i = 1;
+        else return false;
+        var rest = t[i..];
+        if (rest.Length == 0) return true;
+        if (rest[0] == '_') return rest.Length <= 8 && rest[1..].Trim('{', '}').All(char.IsAsciiLetterOrDigit);
+        if (rest[0] == '(' && rest[^1] == ')') return rest.Length <= 8 && !rest.Contains('=');
         return false;
     }
 

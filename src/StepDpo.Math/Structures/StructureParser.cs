@@ -12,6 +12,11 @@ internal static class StructureParser
         s = s.Trim();
         if (depth > 20 || s.Length == 0) return new TextValue(s);
 
+        // "x \in [2, 5]" says the answer is [2, 5].
+        if (s.Length > 4 && char.IsAsciiLetter(s[0]) && s[1..].TrimStart().StartsWith("\\in", StringComparison.Ordinal)
+            && s[1..].TrimStart() is { } afterVar && afterVar.Length > 3 && !char.IsAsciiLetter(afterVar[3]))
+            return Parse(afterVar[3..], budget, depth + 1);
+
         if (s.StartsWith("\\begin{", StringComparison.Ordinal) && TryMatrix(s, budget, depth) is { } matrix) return matrix;
 
         var union = LatexScan.SplitTopLevel(s, "\\cup");

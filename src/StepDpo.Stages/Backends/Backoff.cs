@@ -14,8 +14,8 @@ public sealed class Backoff(TimeSpan initial, TimeSpan max, TimeSpan maxRetryAft
     public TimeSpan Delay(int retry, TimeSpan? retryAfter)
     {
         if (retryAfter is { } ra) return ra < TimeSpan.Zero ? TimeSpan.Zero : ra > maxRetryAfter ? maxRetryAfter : ra;
-        var cap = initial.TotalMilliseconds * Math.Pow(2, Math.Min(retry - 1, 30));
-        cap = Math.Min(cap, max.TotalMilliseconds);
+        var cap = initial.TotalMilliseconds * System.Math.Pow(2, System.Math.Min(retry - 1, 30));
+        cap = System.Math.Min(cap, max.TotalMilliseconds);
         double u;
         lock (gate) u = random.NextDouble();
         return TimeSpan.FromMilliseconds(u * cap);

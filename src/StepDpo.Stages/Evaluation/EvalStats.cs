@@ -19,9 +19,9 @@ public static class EvalStats
         double p = (double)correct / n, z2 = z * z;
         double denominator = 1 + z2 / n;
         double center = (p + z2 / (2.0 * n)) / denominator;
-        double half = z * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / denominator;
+        double half = z * System.Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / denominator;
         // At 0 and n successes the bounds are exactly 0 and 1; say so instead of leaving rounding noise.
-        return (correct == 0 ? 0 : Math.Max(0, center - half), correct == n ? 1 : Math.Min(1, center + half));
+        return (correct == 0 ? 0 : System.Math.Max(0, center - half), correct == n ? 1 : System.Math.Min(1, center + half));
     }
 
     /// <summary>Exact McNemar test: under "both models are equally good" each discordant problem (right for
@@ -33,7 +33,7 @@ public static class EvalStats
         if (bOnly < 0 || aOnly < 0) throw new ArgumentOutOfRangeException(nameof(bOnly), "discordant counts must be >= 0");
         int n = bOnly + aOnly;
         if (n == 0) return 1.0;
-        int smaller = Math.Min(bOnly, aOnly);
+        int smaller = System.Math.Min(bOnly, aOnly);
         if (2 * smaller >= n) return 1.0; // equal counts: the tail holds at least half the mass
         double tail = 0;
         if (n <= 1000)
@@ -41,7 +41,7 @@ public static class EvalStats
             // P(X = i) = C(n, i) / 2^n by the recurrence P(i+1) = P(i) (n-i)/(i+1), starting from the exact
             // power of two: exact for small n (p = 0.125, not the 0.12499999999999654 that Binomial.CDF's
             // incomplete beta gives for 1 of 7), so reports and snapshots show the true value.
-            double term = Math.ScaleB(1.0, -n);
+            double term = System.Math.ScaleB(1.0, -n);
             for (int i = 0; i <= smaller; i++)
             {
                 tail += term;
@@ -53,7 +53,7 @@ public static class EvalStats
             // 2^-n underflows; MathNet's point masses work in log space.
             for (int i = 0; i <= smaller; i++) tail += Binomial.PMF(0.5, n, i);
         }
-        return Math.Min(1.0, 2.0 * tail);
+        return System.Math.Min(1.0, 2.0 * tail);
     }
 
     /// <summary>Unbiased pass@k of Chen et al. (2021) from n samples of which c are correct:

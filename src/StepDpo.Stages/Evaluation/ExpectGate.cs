@@ -19,6 +19,20 @@ public sealed record Expectation(string Metric, double? Min = null, double? Max 
         MetricPath.Validate(Metric, where);
     }
 
+    /// <summary>Builds an expectation from the keys of a manifest entry (min, max, value, tolerance),
+    /// rejecting any other key so a typo such as "mni" is not silently ignored.</summary>
+    public static Expectation FromFields(string metric, IReadOnlyDictionary<string, double> fields, string where = "expect")
+    {
+        string[] known = ["min", "max", "value", "tolerance"];
+        foreach (var key in fields.Keys)
+            if (!known.Contains(key))
+                throw new StepDpoException($"{where}: expect '{metric}': unknown key '{key}'; known: {string.Join(", ", known)}");
+        double? Get(string k) => fields.TryGetValue(k, out var v) ? v : null;
+        var e = new Expectation(metric, Get("min"), Get("max"), Get("value"), Get("tolerance"));
+        e.Validate(where);
+        return e;
+    }
+
     public string Requirement
     {
         get
@@ -35,7 +49,7 @@ public sealed record Expectation(string Metric, double? Min = null, double? Max 
         !double.IsNaN(actual)
         && (Min is not double lo || actual >= lo)
         && (Max is not double hi || actual <= hi)
-        && (Value is not double v || Math.Abs(actual - v) <= (Tolerance ?? 0) + 1e-12);
+        && (Value is not double v || System.Math.Abs(actual - v) <= (Tolerance ?? 0) + 1e-12);
 
     internal static string F(double x) => x.ToString("0.####", CultureInfo.InvariantCulture);
 }

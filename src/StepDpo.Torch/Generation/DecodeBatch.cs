@@ -27,7 +27,8 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
     {
         var sequences = promptIndices
             .SelectMany(p => Enumerable.Range(0, options.N).Select(s =>
-                new Sequence(p, s, prompts[p], new SplitMix64(SeedFor(options.Seed, p, s)))))
+                new Sequence(p, s, prompts[p], new SplitMix64(options.PromptSeeds is { } seeds
+                    ? SeedFor(seeds[p], 0, s) : SeedFor(options.Seed, p, s)))))
             .ToList();
         if (options.UseKvCache) DecodeWithCache(promptIndices.Select(p => prompts[p]).ToList(), sequences, ct);
         else DecodeWithoutCache(sequences, ct);

@@ -35,6 +35,8 @@ public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = nul
         IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
     {
         options.Validate();
+        if (options.PromptSeeds is { } seeds && seeds.Count != prompts.Count)
+            throw new ArgumentException($"{seeds.Count} prompt seeds for {prompts.Count} prompts");
         for (int i = 0; i < prompts.Count; i++)
         {
             if (prompts[i].Length == 0) throw new ArgumentException($"prompt {i} is empty (no tokens to condition on)");

@@ -11,6 +11,9 @@ public sealed record SamplingOptions
     /// <summary>Samples per prompt; they share the prompt's prefill (its KV cache is computed once and copied).</summary>
     public int N { get; init; } = 1;
     public ulong Seed { get; init; } = 0;
+    /// <summary>One seed per prompt (in prompt order), replacing (Seed, prompt index): a prompt then gets the same samples
+    /// whatever batch or call it lands in, which a resumable stage needs.</summary>
+    public IReadOnlyList<ulong>? PromptSeeds { get; init; }
     /// <summary>Generation stops when the text contains one of these; the text is cut before it.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     /// <summary>Token ids that end a sequence; null: the tokenizer's EOS ids (or config.json's without a tokenizer).</summary>

@@ -72,6 +72,19 @@ public class ExpectGateTests
     }
 
     [Fact]
+    public void Manifest_fields_become_expectations_and_typos_are_named()
+    {
+        var e = Expectation.FromFields("trained.math.accuracy", new Dictionary<string, double> { ["value"] = 0.6, ["tolerance"] = 0.1 }, "tiny.yaml:12");
+        Assert.Equal(new Expectation("trained.math.accuracy", Value: 0.6, Tolerance: 0.1), e);
+        var ex = Assert.Throws<StepDpoException>(() =>
+            Expectation.FromFields("trained.math.accuracy", new Dictionary<string, double> { ["mni"] = 0.6 }, "tiny.yaml:12"));
+        Assert.Equal("tiny.yaml:12: expect 'trained.math.accuracy': unknown key 'mni'; known: min, max, value, tolerance", ex.Message);
+        ex = Assert.Throws<StepDpoException>(() =>
+            Expectation.FromFields("trained.math.acuracy", new Dictionary<string, double> { ["min"] = 0.6 }, "tiny.yaml:13"));
+        Assert.StartsWith("tiny.yaml:13: metric 'trained.math.acuracy': unknown field 'acuracy'", ex.Message);
+    }
+
+    [Fact]
     public void All_met_passes() =>
         Assert.True(ExpectGate.Check(Summary, [new Expectation("trained.gsm8k.accuracy", Min: 0.7, Max: 0.7)]).Passed);
 }

@@ -43,6 +43,8 @@ texts.push(
   "", " ", "  ", "\n", "\n\n\n", " \n ", "a  b", "a   \n  b", "x \t\t y", "\t", "tab\tseparated\tvalues",
   "line1\r\nline2\r\n\r\nline3", "\r", "\r\r\n\n", "trailing spaces   ", "   leading", "a\u00a0b", "a\u3000b",
   "a\u2028b\u2029c", "x\u0085y", "zero\u200bwidth", "bom\ufeffhere",
+  // Runs of non-ASCII whitespace tell a Unicode \s from an ASCII-only one.
+  "a\u3000\u3000\u3000b", "x\u00a0\u00a0\u00a0y", "end\u2003\u2003", "\u0085\u0085x", "v\u000b\u000bt", "a\u2028\u2028b", "\u00a0", "x \u00a0 y",
   "123", "1234567", "3.14159", "-42", "1,000,000", "$2.50", "12:30", "x^2+y^2=z^2", "10%",
   "٣٤٥ ١٢", "½ ⅓ ² ³", "①②", "𝟙𝟚𝟛",
   "don't", "DON'T", "I'M HERE", "we'll they've she'd it's", "ſ's", "it'ſ", "IT'S", "'s", "you'RE", "x'll'd", "''", "'",
@@ -127,6 +129,33 @@ if (fs.existsSync(bytePath)) {
   writeJsonl("byte-encode.jsonl", rows);
   console.log(`byte-encode.jsonl: ${rows.length} texts`);
 } else console.log("byte-tokenizer/tokenizer.json missing: run the tests once (they write it), then rerun");
+
+// Added-token options (lstrip, rstrip, single_word, normalized, longest match) on the byte tokenizer with NFC.
+if (fs.existsSync(bytePath)) {
+  const opt = JSON.parse(fs.readFileSync(bytePath, "utf8"));
+  opt.normalizer = { type: "NFC" };
+  const add = (id, content, o) => opt.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...o });
+  add(260, "[MASK]", { lstrip: true, special: true });
+  add(261, "<sep>", { rstrip: true, special: true });
+  add(262, "<sep><sep>", { special: true });
+  add(263, "word", { single_word: true, normalized: true });
+  add(264, "\u01d6", { normalized: true }); // ǖ, which NFC makes of u + U+0308 + U+0304
+  add(265, "both", { lstrip: true, rstrip: true });
+  fs.mkdirSync(path.join(here, "added-options"), { recursive: true });
+  const optPath = path.join(here, "added-options", "tokenizer.json");
+  fs.writeFileSync(optPath, JSON.stringify(opt, null, 2) + "\n");
+  const hfOpt = Tokenizer.fromFile(optPath);
+  const optTexts = ["a [MASK] b", "a   [MASK]b", "[MASK]", "x\n\t[MASK]", "<sep>   x", "<sep>\n\ny", "<sep><sep><sep>", "x<sep> <sep>y",
+    "a word b", "awordb", "word", "_word", "word_", "word.", "(word)", "wordword", "1word", "u\u0308\u0304", "\u01d6", "xu\u0308\u0304s", "u\u0304\u0308",
+    "a  both  b", "both", "\tboth\n", "[MASK]<sep>both word"];
+  const rows = [];
+  for (const t of optTexts) {
+    const ids = await enc(hfOpt, t);
+    rows.push({ text: t, ids, decoded: await hfOpt.decode(ids, false), decoded_skip: await hfOpt.decode(ids, true) });
+  }
+  writeJsonl("added-options-encode.jsonl", rows);
+  console.log(`added-options-encode.jsonl: ${rows.length} texts`);
+}
 
 fs.writeFileSync(path.join(here, "qwen-tokenizer.json.gz"), zlib.gzipSync(fs.readFileSync(qwenJsonPath), { level: 9 }));
 console.log("qwen-tokenizer.json.gz written");

@@ -1,0 +1,70 @@
+using StepDpo.Core;
+using StepDpo.Core.Artifacts;
+using StepDpo.Core.Graph;
+using StepDpo.Data;
+using StepDpo.Stages.Models;
+using StepDpo.Text;
+using StepDpo.Torch.Checkpoints;
+using StepDpo.Torch.Training;
+
+namespace StepDpo.Stages.Implementations;
+
+/// <summary>
+/// train: Step-DPO on pairs.jsonl. Each pair conditions on the template-rendered prompt + initial_reason_steps;
+/// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
+/// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
+/// (pairs, start model, tokenisation): no second model is ever held in memory, and a rerun with another beta or
+/// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
+/// </summary>
+public sealed class TrainStage : PipelineStage
+{
+    public override string Name => "train";
+    public override int Version => 1;
+
+    public override Task RunAsync(StageContext ctx, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        if (m.Train.Backend == "trl")
+            throw new StepDpoException("train.backend 'trl' (multi-node DeepSpeed through TRL) is not wired into the stage yet; " +
+                "use train.backend: local");
+        string pairsFile = Path.Combine(ctx.Upstream("pairs"), PairsStage.FileName);
+        var pairs = PairFile.Read(pairsFile).ToList();
+        if (pairs.Count == 0) throw new StepDpoException($"{pairsFile}: no pairs to train on (see the pairs stage counters in its stage.json)");
+
+        string startDir = ModelStore.StartModelDir(ctx);
+        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
+        using var _ = model;
+        var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+        var pairTokenizer = new PairTokenizer(tokenizer, options);
+        var tokenized = pairs.Select((p, i) => pairTokenizer.Tokenize(new PreferencePair(
+                PromptTemplates.TrainingCondition(m.Model.Template, p.Prompt, p.InitialReasonSteps), p.Chosen, p.Rejected),
+            $"{pairsFile} line {i + 1}")).ToList();
+        Count(ctx, "pairs", tokenized.Count);
+        Count(ctx, "tokens_shared_prefix", tokenized.Sum(t => (long)t.SharedLength));
+        Count(ctx, "tokens_two_sequences", tokenized.Sum(t => (long)t.FullLength));
+
+        StepDpoTrainer.PrepareModel(model, options);
+        string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir);
+        string key = ReferenceLogProbs.CacheKey(tokenized, modelId, pairTokenizer.SettingsKey);
+        string cache = Path.Combine(ctx.Workspace.ArtifactsDir, m.Name, ".cache", "reference", key[..16] + ".jsonl");
+        Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
+        ReferenceLogps refs;
+        using (var bar = ctx.Progress.Start("reference log-probs", tokenized.Count))
+            refs = ReferenceLogProbs.ComputeOrLoad(() => model, tokenized, cache, modelId, pairTokenizer.SettingsKey,
+                options.MicroBatchSize, (done, _) => bar.SetValue(done), disposeReference: false, ct: ct);
+        ctx.Counters["reference_logps"] = Workspace.Display(cache);
+
+        using var train = ctx.Progress.Start("train", 1);
+        var result = StepDpoTrainer.Train(model, tokenized, refs, options, ctx.Dir, step =>
+            {
+                train.SetTotal(step.TotalSteps);
+                train.SetValue(step.Step);
+                train.Describe($"train step {step.Step}/{step.TotalSteps} loss {step["loss"]:F3} acc {step["rewards/accuracies"]:F2}");
+            }, ct,
+            dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
+        Count(ctx, "steps", result.Steps);
+        if (result.LastStep is { } last)
+            foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+        return Task.CompletedTask;
+    }
+}
