@@ -67,6 +67,8 @@ public static class SftTrainer
             EvalMetricNames = MetricNames,
             SaveModel = saveModel ?? (dir => { model.Module.save(Path.Combine(dir, "model.dat")); return Task.CompletedTask; }),
             BeforeFinalSave = lora is null ? null : lora.Merge,
+            AfterBackward = lora is null ? null : lora.ProjectGradients,
+            AfterUpdate = lora is null ? null : lora.Refresh,
             OnStep = onStep,
             DataKey = Fingerprint(train),
         };

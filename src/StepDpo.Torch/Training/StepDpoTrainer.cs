@@ -42,7 +42,6 @@ public static class StepDpoTrainer
         var (trainIdx, evalIdx) = BatchPlanner.Split(pairs.Count, opts.EvalFraction, opts.Seed);
         var train = trainIdx.Select(i => pairs[i]).ToList();
         var trainRefs = Subset(refs, trainIdx);
-        bool sawFirstStep = false;
 
         MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, bool backward)
         {
@@ -62,7 +61,6 @@ public static class StepDpoTrainer
             var nll = -lp.Chosen.sum() / Math.Max(1, lp.ChosenTokens.Sum());
             if (opts.RpoAlpha > 0) loss = loss + opts.RpoAlpha * nll;
             if (backward) (loss * weight).backward();
-            if (backward && lora is not null && !sawFirstStep) { lora.EnsureHooksRan(); sawFirstStep = true; }
             var cr = output.ChosenRewards; var rj = output.RejectedRewards;
             var sums = new Dictionary<string, double>
             {
@@ -92,6 +90,8 @@ public static class StepDpoTrainer
             EvalMetricNames = MetricNames,
             SaveModel = saveModel ?? (dir => { policy.Module.save(Path.Combine(dir, "model.dat")); return Task.CompletedTask; }),
             BeforeFinalSave = lora is null ? null : lora.Merge,
+            AfterBackward = lora is null ? null : lora.ProjectGradients,
+            AfterUpdate = lora is null ? null : lora.Refresh,
             OnStep = onStep,
             DataKey = refs.Key + ":" + Fingerprint(train),
         };

@@ -9,7 +9,9 @@ namespace StepDpo.Torch.Training;
 public sealed record StepMetrics(int Step, int TotalSteps, double Epoch, IReadOnlyDictionary<string, double> Values,
     TimeSpan Elapsed, TimeSpan Eta, bool IsEval = false)
 {
-    public double this[string name] => Values[name];
+    /// <summary>A value by name, NaN when this row does not log it (an evaluation row has eval_loss, not loss), so a
+    /// progress renderer can index every row without checking <see cref="IsEval"/>.</summary>
+    public double this[string name] => Values.TryGetValue(name, out var v) ? v : double.NaN;
 }
 
 /// <summary>

@@ -50,6 +50,10 @@ public sealed class TrainingEngine
     public required Func<string, Task> SaveModel { get; init; }
     /// <summary>Runs after the last step, before the final model is written (LoRA merges its adapters here).</summary>
     public Action? BeforeFinalSave { get; init; }
+    /// <summary>Runs after the step's backward passes, before the gradient norm (LoRA projects its gradients here).</summary>
+    public Action? AfterBackward { get; init; }
+    /// <summary>Runs after each optimiser step and after a resume (LoRA rebuilds the adapted weights here).</summary>
+    public Action? AfterUpdate { get; init; }
     public Action<StepMetrics>? OnStep { get; init; }
     /// <summary>Identity of the training data; a checkpoint of other data is not resumed.</summary>
     public required string DataKey { get; init; }
@@ -68,6 +72,7 @@ public sealed class TrainingEngine
 
         random.manual_seed(Options.Seed);
         var (startStep, resumedFrom) = Resume(optimizer);
+        if (startStep > 0) AfterUpdate?.Invoke();
         var log = new MetricsLog(OutputDirectory, [.. MetricNames, .. EngineMetricNames], EvalMetricNames.Select(n => "eval_" + n), startStep);
         if (Model is IGradientCheckpointable gc) gc.GradientCheckpointing = Options.GradientCheckpointing;
 
@@ -96,6 +101,7 @@ public sealed class TrainingEngine
                 loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
                 foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
             }
+            AfterBackward?.Invoke();
             double epochProgress = (double)(step + 1) / stepsPerEpoch;
             if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
             double gradNorm = optimizer.GradNorm();
@@ -104,6 +110,7 @@ public sealed class TrainingEngine
             double lr = schedule.At(step);
             optimizer.Step(lr);
             optimizer.ZeroGrad();
+            AfterUpdate?.Invoke();
             stepClock.Stop();
 
             var values = new Dictionary<string, double> { ["loss"] = loss };

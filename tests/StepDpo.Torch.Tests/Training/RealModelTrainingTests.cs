@@ -44,4 +44,25 @@ public class RealModelTrainingTests
         Assert.Equal(shared.Loss, recomputed.Loss, 1e-6);
         SharedPrefixEquivalenceTests.AssertGradsClose(shared.Grads, recomputed.Grads, 1e-6);
     }
+
+    [Fact]
+    public void Lora_and_bf16_training_with_checkpointing_runs_on_the_real_decoder_and_moves_only_the_targets()
+    {
+        using var dir = new TempDir();
+        using var model = Model("qwen2", 8);
+        // Compared after the bf16 rounding the trainer applies when it converts the model.
+        var before = model.Module.named_parameters().ToDictionary(p => p.name, p => p.parameter.to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray());
+        var opts = new TrainOptions { LearningRate = 1e-2, Epochs = 1, MicroBatchSize = 2, MaxLength = 64, MaxPromptLength = 32,
+            Dtype = "bfloat16", GradientCheckpointing = true, Lora = new LoraOptions { Rank = 4, TargetModules = ["q_proj", "v_proj"] } };
+        var result = StepDpoTrainer.Train(model, TestPairs.Random(4, 10, 3, vocab: 250), null, opts, dir.Path);
+        Assert.True(double.IsFinite(result.LastStep!["loss"]));
+        foreach (var (name, p) in model.Module.named_parameters())
+        {
+            Assert.Equal(ScalarType.BFloat16, p.dtype);
+            bool target = name.EndsWith("q_proj.weight") || name.EndsWith("v_proj.weight");
+            bool same = before[name].SequenceEqual(p.to(ScalarType.Float32).data<float>().ToArray());
+            Assert.True(target ? !same : same, name);
+            Assert.True(p.requires_grad, name); // merged and unfrozen at the end
+        }
+    }
 }

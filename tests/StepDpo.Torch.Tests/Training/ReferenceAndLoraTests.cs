@@ -42,22 +42,40 @@ public class ReferenceAndLoraTests
         Assert.StartsWith($"{path}: line 3:", e.Message);
     }
 
-    [Fact]
-    public void Merged_lora_weights_reproduce_the_adapted_model()
+    sealed class OneLayer : TorchSharp.torch.nn.Module
     {
-        var model = new TinyCausalLM(seed: 13);
-        using var ids = tensor(new long[] { 5, 9, 77, 3, 120, 4 }).reshape(1, 6);
-        using var baseline = model.Forward(ids);
-        using var lora = new LoraAdapters(model, new LoraOptions { Rank = 2, Alpha = 4, TargetModules = ["q_proj", "v_proj"] }, 1);
-        Assert.Equal(4, lora.Count); // 2 layers x 2 targets
-        using (var same = model.Forward(ids)) Assert.True(allclose(same, baseline)); // B = 0 at start
-        using (no_grad()) foreach (var (_, p) in lora.Parameters) p.add_(0.05);
-        using var adapted = model.Forward(ids);
-        lora.EnsureHooksRan();
-        Assert.False(allclose(adapted, baseline, 1e-3, 1e-3));
+        public readonly TorchSharp.Modules.Linear q_proj = TorchSharp.torch.nn.Linear(6, 5);
+        public OneLayer() : base("OneLayer") { RegisterComponents(); }
+    }
+
+    [Fact]
+    public void Projected_gradients_are_the_exact_lora_gradients_and_the_weights_stay_merged()
+    {
+        TorchSharp.torch.random.manual_seed(3);
+        var net = new OneLayer();
+        using var x = randn(4, 6);
+        var w0 = net.q_proj.weight!.detach().clone();
+        using var lora = new LoraAdapters(net, new LoraOptions { Rank = 2, Alpha = 3, TargetModules = ["q_proj"] }, 1);
+        var (a, b) = (lora.Parameters[0].Parameter, lora.Parameters[1].Parameter);
+        using (no_grad()) b.add_(randn(5, 2) * 0.3);
+        lora.Refresh();
+        Assert.False(net.q_proj.bias!.requires_grad); // everything but the target matrix is frozen
+
+        // Through the model (weight = W0 + 1.5 B A), then projected.
+        net.q_proj.forward(x).pow(2).sum().backward();
+        lora.ProjectGradients();
+        // Explicitly, with autograd through A and B.
+        var a2 = a.detach().clone().requires_grad_();
+        var b2 = b.detach().clone().requires_grad_();
+        var y = TorchSharp.torch.nn.functional.linear(x, w0 + b2.matmul(a2) * 1.5, net.q_proj.bias);
+        y.pow(2).sum().backward();
+        Assert.True(allclose(a.grad!, a2.grad!, 1e-5, 1e-5));
+        Assert.True(allclose(b.grad!, b2.grad!, 1e-5, 1e-5));
+        Assert.Null(net.q_proj.weight!.grad);
+
         lora.Merge();
-        using var merged = model.Forward(ids);
-        Assert.True(allclose(merged, adapted, 1e-4, 1e-4));
+        Assert.True(allclose(net.q_proj.weight!, w0 + b.matmul(a) * 1.5, 1e-6, 1e-6));
+        Assert.True(net.q_proj.bias!.requires_grad);
     }
 
     [Fact]

@@ -122,4 +122,36 @@ public class StepDpoTrainerTests
             """{"beta":0.4,"loss":"ipo","learning_rate":5e-7,"gradient_accumulation_steps":8,"lora":{"rank":4,"target_modules":["q_proj"]}}""")!;
         Assert.Equal(("ipo", 8, 4), (o.Loss, o.GradientAccumulationSteps, o.Lora!.Rank));
     }
+
+    /// <summary>A model whose forward asks libtorch for 4 TB, as a too-long batch eventually would.</summary>
+    sealed class GreedyModel(TinyCausalLM inner) : ICausalLM
+    {
+        public TorchSharp.torch.nn.Module Module => inner;
+        public int VocabSize => inner.VocabSize;
+        public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
+        {
+            using var huge = empty(1L << 40, ScalarType.Float32);
+            return inner.Forward(inputIds, positionIds, attentionMask);
+        }
+    }
+
+    [Fact]
+    public void Out_of_memory_names_the_knobs()
+    {
+        using var dir = new TempDir();
+        var pairs = TestPairs.Random(2, 6, 2);
+        var inner = new TinyCausalLM(seed: 3);
+        var refs = ReferenceLogProbs.Compute(inner, pairs, "k");
+        var e = Assert.Throws<StepDpoException>(() => StepDpoTrainer.Train(new GreedyModel(inner), pairs, refs, Fast, dir.Path));
+        Assert.Contains("out of memory", e.Message);
+        foreach (var knob in new[] { "'micro_batch_size'", "'max_length'", "'gradient_checkpointing: true'" }) Assert.Contains(knob, e.Message);
+    }
+
+    [Fact]
+    public void Evaluation_rows_index_as_NaN_for_training_names()
+    {
+        var m = new StepMetrics(1, 1, 1, new Dictionary<string, double> { ["eval_loss"] = 0.5 }, TimeSpan.Zero, TimeSpan.Zero, IsEval: true);
+        Assert.True(double.IsNaN(m["loss"]));
+        Assert.Equal(0.5, m["eval_loss"]);
+    }
 }

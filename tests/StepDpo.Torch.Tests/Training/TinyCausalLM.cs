@@ -10,7 +10,7 @@ namespace StepDpo.Torch.Tests.Training;
 /// <summary>
 /// A small real decoder (embedding, pre-RMSNorm blocks with rotary attention honouring positionIds and the boolean
 /// mask, SiLU MLP, LM head) standing in for the Qwen2 model until it lands. Module names follow HF
-/// (layers.N.self_attn.q_proj) so LoRA target names work the same; linear layers run through call() so hooks fire.
+/// (layers.N.self_attn.q_proj) so LoRA target names work the same.
 /// </summary>
 public sealed class TinyCausalLM : nn.Module, ICausalLM, IGradientCheckpointable
 {
