@@ -24,12 +24,10 @@ public sealed class TrainStage : PipelineStage
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
         var m = ctx.Manifest;
-        if (m.Train.Backend == "trl")
-            throw new StepDpoException("train.backend 'trl' (multi-node DeepSpeed through TRL) is not wired into the stage yet; " +
-                "use train.backend: local");
         string pairsFile = Path.Combine(ctx.Upstream("pairs"), PairsStage.FileName);
         var pairs = PairFile.Read(pairsFile).ToList();
         if (pairs.Count == 0) throw new StepDpoException($"{pairsFile}: no pairs to train on (see the pairs stage counters in its stage.json)");
+        if (m.Train.Backend == "trl") return Trl(ctx, pairs, ct);
 
         string startDir = ModelStore.StartModelDir(ctx);
         var (model, tokenizer) = ModelStore.Load(startDir, "float32");
@@ -65,6 +63,34 @@ public sealed class TrainStage : PipelineStage
         Count(ctx, "steps", result.Steps);
         if (result.LastStep is { } last)
             foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// train.backend trl: the same hyperparameters as a TRL DPOTrainer job on GPUs (accelerate + DeepSpeed ZeRO-3):
+    /// data, dpo_config.yaml, accelerate_zero3.yaml and launch.sh go into the stage directory, and the job runs when
+    /// `accelerate` is on PATH; its output checkpoint becomes final/. Without the launcher the stage stops after
+    /// writing the files (nothing is marked complete) and says how to run them.
+    /// </summary>
+    static Task Trl(StageContext ctx, IReadOnlyList<StepDpoPair> pairs, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+        string modelPath = m.Model.Path is { } p && !ctx.UpstreamDirs.ContainsKey("sft") ? p : ModelStore.StartModelDir(ctx);
+        var launch = TrlBackend.Write(ctx.Dir, pairs.Select(q => new StepDpoRecord(q.Prompt, q.InitialReasonSteps, q.Chosen, q.Rejected)).ToList(),
+            r => PromptTemplates.TrainingCondition(m.Model.Template, r.Prompt, r.InitialReasonSteps), options, modelPath, m.Train.NumDevices);
+        int? exit = TrlBackend.RunIfAvailable(launch, ctx.Progress.Info, ct);
+        if (exit is null)
+            throw new StepDpoException($"train.backend trl: wrote {string.Join(", ", launch.Files)} to {Workspace.Display(ctx.Dir)}, " +
+                $"but `{TrlBackend.Launcher}` is not on PATH, so nothing was trained. On a GPU node with TRL and DeepSpeed: " +
+                $"`sh {Workspace.Display(Path.Combine(ctx.Dir, "launch.sh"))}`, then rerun this stage (it picks up output/).");
+        if (exit != 0) throw new StepDpoException($"train.backend trl: launch.sh exited with {exit}; see the output above");
+        string output = Path.Combine(ctx.Dir, "output");
+        if (!File.Exists(Path.Combine(output, Checkpoint.ConfigFile)))
+            throw new StepDpoException($"train.backend trl: the job finished but {output} holds no checkpoint");
+        string final = Path.Combine(ctx.Dir, ModelStore.ModelFolder);
+        if (Directory.Exists(final)) Directory.Delete(final, true);
+        Directory.Move(output, final);
         return Task.CompletedTask;
     }
 }
