@@ -10,5 +10,6 @@ public static class Registry
         // Foundation: doctor, manifest, plan, run and the stage commands.
         // Model: model init, tokenize, logprobs, generate.
         // Grading and data: grade, data show|stats.
+        config.AddCommand<SyntheticCommand>("synthetic").WithDescription("Write train/test JSONL of synthetic multi-step word problems.");
     }
 }
