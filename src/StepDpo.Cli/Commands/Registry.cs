@@ -33,5 +33,6 @@ public static class Registry
         // Grading and data: grade, data show|stats.
         config.AddCommand<GradeCommand>("grade").WithDescription("extract and check answers: JSONL {prediction, answer} -> + {extracted, correct}");
         config.AddBranch("data", d => { d.SetDescription("inspect problem sources"); d.AddCommand<DataShowCommand>("show").WithDescription("print the first problems of a source"); d.AddCommand<DataStatsCommand>("stats").WithDescription("count problems, levels, subjects and answer kinds"); });
+        config.AddCommand<SyntheticCommand>("synthetic").WithDescription("Write train/test JSONL of synthetic multi-step word problems.");
     }
 }

@@ -82,9 +82,22 @@ public sealed record ExpectReport(IReadOnlyList<ExpectRow> Rows)
         return writer.ToString().Replace("\r\n", "\n");
     }
 
+    /// <summary>Throws the one-line error the CLI prints (exit code non-zero) when an expectation failed;
+    /// <paramref name="where"/> names the manifest or run.</summary>
+    public void ThrowIfFailed(string where)
+    {
+        if (!Passed) throw new ExpectationFailedException($"{where}: {Rows.Count(r => !r.Passed)} expectation(s) failed: {FailureSummary()}", this);
+    }
+
     /// <summary>One line naming every failed metric, for the exception the CLI prints.</summary>
     public string FailureSummary() => string.Join("; ", Rows.Where(r => !r.Passed)
         .Select(r => $"{r.Metric} = {(r.Actual is double a ? Expectation.F(a) : "missing")}, required {r.Requirement}"));
+}
+
+/// <summary>An expectation of the manifest did not hold; <see cref="Report"/> has the full table.</summary>
+public sealed class ExpectationFailedException(string message, ExpectReport report) : StepDpoException(message)
+{
+    public ExpectReport Report { get; } = report;
 }
 
 /// <summary>The `expect` gate: checks summary metrics against the manifest's thresholds.</summary>

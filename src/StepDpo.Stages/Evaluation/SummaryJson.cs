@@ -32,8 +32,12 @@ public static class SummaryJson
         if (!File.Exists(path)) throw new StepDpoException($"{path}: summary file not found");
         try
         {
-            return JsonSerializer.Deserialize<EvalSummary>(File.ReadAllText(path), Options)
-                   ?? throw new StepDpoException($"{path}: summary is null");
+            var summary = JsonSerializer.Deserialize<EvalSummary>(File.ReadAllText(path), Options)
+                          ?? throw new StepDpoException($"{path}: summary is null");
+            for (int i = 0; i < summary.Results.Count; i++)
+                if (summary.Results[i].Ci95 is not [var lo, var hi] || lo > hi)
+                    throw new StepDpoException($"{path}: results[{i}].ci95 must be [lo, hi] with lo <= hi");
+            return summary;
         }
         catch (JsonException ex)
         {

@@ -69,6 +69,9 @@ public class ExpectGateTests
         Assert.Contains("trained.aime.accuracy = missing, required >= 0", report.FailureSummary());
         Assert.DoesNotContain("trained.math.accuracy", report.FailureSummary());
         Snapshot.Match(report.RenderTable());
+        var ex = Assert.Throws<ExpectationFailedException>(() => report.ThrowIfFailed("tiny.yaml"));
+        Assert.StartsWith("tiny.yaml: 4 expectation(s) failed: delta.math.accuracy = 0.25, required >= 0.3; ", ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
     }
 
     [Fact]
@@ -85,6 +88,10 @@ public class ExpectGateTests
     }
 
     [Fact]
-    public void All_met_passes() =>
-        Assert.True(ExpectGate.Check(Summary, [new Expectation("trained.gsm8k.accuracy", Min: 0.7, Max: 0.7)]).Passed);
+    public void All_met_passes()
+    {
+        var report = ExpectGate.Check(Summary, [new Expectation("trained.gsm8k.accuracy", Min: 0.7, Max: 0.7)]);
+        Assert.True(report.Passed);
+        report.ThrowIfFailed("tiny.yaml");
+    }
 }

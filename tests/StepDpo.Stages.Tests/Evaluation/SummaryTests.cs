@@ -70,6 +70,9 @@ public class SummaryTests
             var ex = Assert.Throws<StepDpoException>(() => SummaryJson.Read(path));
             Assert.Contains(path, ex.Message);
             Assert.Contains("$.results[0].model", ex.Message);
+            File.WriteAllText(path, SummaryJson.Serialize(Fixture()).Replace("\"ci95\": [", "\"ci95\": [0.5, "));
+            ex = Assert.Throws<StepDpoException>(() => SummaryJson.Read(path));
+            Assert.Contains("results[0].ci95 must be [lo, hi]", ex.Message);
         }
         finally { Directory.Delete(dir, true); }
     }
