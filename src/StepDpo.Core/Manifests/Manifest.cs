@@ -59,7 +59,7 @@ public sealed class ModelSection : IValidatable
 public sealed class ModelInit
 {
     [OneOf("qwen2", "llama")] public string Arch { get; set; } = "qwen2";
-    [OneOf("tiny", "small")] public string Preset { get; set; } = "tiny";
+    [OneOf("tiny", "mini", "small")] public string Preset { get; set; } = "mini";
     [Doc("'byte' for the byte-level tokenizer, or a tokenizer.json path")]
     public string Tokenizer { get; set; } = "byte";
 }
