@@ -140,16 +140,30 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
         return (tensor(ids, [rows.Count, length]), tensor(valid, [rows.Count, length]));
     }
 
-    /// <summary>Samples one token for each active row of <paramref name="logits"/> [A, V]; returns those still running.</summary>
+    /// <summary>Samples one token for each active row of <paramref name="logits"/> [A, V]; returns those still running.
+    /// log Σ exp is computed by torch for the whole batch; greedy decoding never copies the logits to managed memory.</summary>
     List<int> SampleStep(Tensor logits, List<int> active, List<Sequence> sequences)
     {
-        var values = logits.data<float>().ToArray();
         int vocab = (int)logits.shape[1], finished = 0;
+        double[] logNormalisers;
+        using (var lse = logits.logsumexp(1).to(ScalarType.Float64)) logNormalisers = lse.data<double>().ToArray();
+        int[] greedyTokens = [];
+        float[] greedyLogits = [], values = [];
+        if (options.Temperature == 0)
+        {
+            using var argmax = logits.argmax(1);
+            using var best = logits.gather(1, argmax.unsqueeze(1)).squeeze(1);
+            greedyTokens = argmax.data<long>().Select(x => (int)x).ToArray();
+            greedyLogits = best.data<float>().ToArray();
+        }
+        else values = logits.data<float>().ToArray();
         var stillActive = new List<int>(active.Count);
         for (int row = 0; row < active.Count; row++)
         {
             var s = sequences[active[row]];
-            var (token, logprob) = sampler.Sample(values.AsSpan(row * vocab, vocab), s.Rng);
+            var (token, logprob) = options.Temperature == 0
+                ? (greedyTokens[row], (float)(greedyLogits[row] - logNormalisers[row]))
+                : sampler.Sample(values.AsSpan(row * vocab, vocab), s.Rng, logNormalisers[row]);
             s.Tokens.Add(token);
             s.Logprobs.Add(logprob);
             if (eos.Contains(token)) s.Finish = FinishReason.Eos;

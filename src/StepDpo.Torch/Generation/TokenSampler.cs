@@ -13,13 +13,19 @@ public sealed class TokenSampler(SamplingOptions options)
     /// <summary>The chosen token and its log-probability under the unmodified distribution softmax(logits).</summary>
     public (int Token, float LogProb) Sample(ReadOnlySpan<float> logits, SplitMix64 rng)
     {
+        double max = logits[0], sum = 0;
+        foreach (float l in logits) max = Math.Max(max, l);
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        return Sample(logits, rng, max + Math.Log(sum));
+    }
+
+    /// <summary>As <see cref="Sample(ReadOnlySpan{float}, SplitMix64)"/> with log Σ exp(logits) already computed
+    /// (the engine does it for the whole batch in one torch call).</summary>
+    public (int Token, float LogProb) Sample(ReadOnlySpan<float> logits, SplitMix64 rng, double logNormaliser)
+    {
         int argmax = 0;
         for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[argmax]) argmax = i;
-        double max = logits[argmax], sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        double logNormaliser = max + Math.Log(sum);
-
-        int token = options.Temperature == 0 ? argmax : SampleFiltered(logits, max, rng);
+        int token = options.Temperature == 0 ? argmax : SampleFiltered(logits, logits[argmax], rng);
         return (token, (float)(logits[token] - logNormaliser));
     }
 

@@ -52,6 +52,9 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
         public string DType { get; init; } = "float32";
 
+        [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
+        public int? Threads { get; init; }
+
         [CommandOption("--batch-size <N>")] [Description("most sequences decoded together")]
         public int BatchSize { get; init; } = 32;
 
@@ -78,6 +81,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
             : JsonLines.Read(settings.Input).Select(r => JsonLines.String(r.Value, "prompt", settings.Input, r.Line)).ToList();
         var prompts = settings.Template is null ? problems
             : problems.Select(p => TextBridge.RenderPrompt(settings.Template, p)).ToList();
+        if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
         var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType);
         using var _ = model;
         var engine = new GenerationEngine(model, tokenizer);

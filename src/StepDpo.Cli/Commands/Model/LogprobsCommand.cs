@@ -26,6 +26,9 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
         [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
         public string DType { get; init; } = "float32";
 
+        [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
+        public int? Threads { get; init; }
+
         [CommandOption("--batch-tokens <N>")] [Description("most tokens per forward batch")]
         public int BatchTokens { get; init; } = 8192;
 
@@ -40,6 +43,7 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken ct)
     {
         var rows = JsonLines.Read(settings.Input);
+        if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
         var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType);
         using var _ = model;
         var pairs = new List<(int[] Prompt, int[] Completion)>();

@@ -7,6 +7,12 @@ namespace StepDpo.Cli.Commands.Model;
 
 static class ModelOptions
 {
+    public static void SetThreads(int threads)
+    {
+        if (threads < 1) throw new StepDpoException($"--threads must be at least 1 (got {threads})");
+        set_num_threads(threads);
+    }
+
     /// <summary>Loads a model folder (config.json, safetensors, tokenizer.json) in the requested dtype.</summary>
     public static (CausalLM Model, StepDpo.Text.ITokenizer Tokenizer) Load(string folder, string dtype)
     {
