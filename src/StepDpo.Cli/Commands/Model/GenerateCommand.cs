@@ -80,7 +80,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         var problems = settings.Input is null ? [settings.Prompt!]
             : JsonLines.Read(settings.Input).Select(r => JsonLines.String(r.Value, "prompt", settings.Input, r.Line)).ToList();
         var prompts = settings.Template is null ? problems
-            : problems.Select(p => TextBridge.RenderPrompt(settings.Template, p)).ToList();
+            : problems.Select(p => StepDpo.Text.PromptTemplates.Render(settings.Template, p)).ToList();
         if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
         var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType);
         using var _ = model;

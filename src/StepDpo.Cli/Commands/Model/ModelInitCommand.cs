@@ -42,7 +42,7 @@ public sealed class ModelInitCommand : Command<ModelInitCommand.Settings>
         if (settings.Tokenizer == "byte")
         {
             byteFolder = Path.Combine(Path.GetTempPath(), $"stepdpo-byte-tokenizer-{Guid.NewGuid():N}");
-            TextBridge.WriteByteTokenizer(byteFolder);
+            StepDpo.Text.ByteTokenizer.WriteTokenizerJson(byteFolder);
             tokenizerSource = byteFolder;
         }
         try

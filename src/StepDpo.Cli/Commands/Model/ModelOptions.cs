@@ -18,7 +18,7 @@ static class ModelOptions
     {
         if (!Directory.Exists(folder)) throw new StepDpoException($"{folder}: model folder not found");
         var type = Checkpoint.ParseDType(dtype);
-        var tokenizer = TextBridge.LoadTokenizer(folder);
+        var tokenizer = StepDpo.Text.Tokenizers.Load(folder);
         var model = Checkpoint.Load(folder, type);
         if (tokenizer.VocabSize > model.VocabSize)
             throw new StepDpoException($"{folder}: tokenizer has {tokenizer.VocabSize} tokens but config.json vocab_size is {model.VocabSize}");
