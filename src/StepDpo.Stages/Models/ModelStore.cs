@@ -35,9 +35,19 @@ public static class ModelStore
 
     public static (CausalLM Model, ITokenizer Tokenizer) Load(string dir, string dtype, string? tokenizerPath = null)
     {
+        ApplyThreadSetting();
         var model = Checkpoint.Load(dir, DType(dtype));
         var tokenizer = Tokenizers.Load(tokenizerPath ?? dir);
         return (model, tokenizer);
+    }
+
+    /// <summary>STEPDPO_THREADS caps libtorch's threads: on a machine shared with other CPU-heavy work, fewer threads
+    /// than cores avoids OpenMP spinning against the other processes (measured 10x slower at 2 threads on a loaded 2-core box).</summary>
+    public static void ApplyThreadSetting()
+    {
+        if (int.TryParse(Environment.GetEnvironmentVariable("STEPDPO_THREADS"), out int threads) && threads > 0
+            && TorchSharp.torch.get_num_threads() != threads)
+            TorchSharp.torch.set_num_threads(threads);
     }
 
     /// <summary>A randomly initialised model of a preset, with its tokenizer files, saved as an HF folder.</summary>
