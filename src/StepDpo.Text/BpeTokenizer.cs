@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using StepDpo.Text.Unicode;
 
@@ -67,6 +68,7 @@ public sealed class BpeTokenizer : ITokenizer
 
     public bool IsSpecial(int id) => id >= 0 && id < _isSpecial.Length && _isSpecial[id];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -115,6 +117,7 @@ public sealed class BpeTokenizer : ITokenizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void EncodePiece(ReadOnlySpan<char> piece, List<int> ids)
     {
         // ByteLevel: UTF-8 bytes, each shown as its alphabet character, then BPE on that string.
