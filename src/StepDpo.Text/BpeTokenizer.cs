@@ -138,7 +138,10 @@ public sealed class BpeTokenizer : ITokenizer
         Span<byte> utf8 = stackalloc byte[4];
         foreach (int id in ids)
         {
-            var token = TokenToString(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
+            if (id < 0) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is negative");
+            // An id the tokenizer does not know is dropped, as Hugging Face does: a model's output layer is often
+            // wider than its vocabulary (Qwen2: 151,936 logits for 151,669 tokens).
+            if (TokenToString(id) is not string token) continue;
             if (skipSpecialTokens && _isSpecial[id]) continue;
             int start = bytes.Count;
             bool mapped = true;
