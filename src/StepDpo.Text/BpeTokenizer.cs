@@ -16,7 +16,6 @@ public sealed class BpeTokenizer : ITokenizer
     readonly AddedTokenMatcher _normalizedAdded; // normalized = true: matched in the normalised text
     readonly string?[] _idToToken;
     readonly bool[] _isSpecial;
-    readonly bool[] _isAdded;
     readonly Dictionary<string, int> _specialTokens;
     readonly Dictionary<string, int> _addedByContent;
 
@@ -32,19 +31,17 @@ public sealed class BpeTokenizer : ITokenizer
             definition.AddedTokens.Count == 0 ? 0 : definition.AddedTokens.Max(t => t.Id) + 1);
         _idToToken = new string?[size];
         _isSpecial = new bool[size];
-        _isAdded = new bool[size];
         foreach (var (token, id) in definition.Vocab) _idToToken[id] = token;
         _specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
         _addedByContent = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in definition.AddedTokens)
         {
             _idToToken[t.Id] = t.Content;
-            _isAdded[t.Id] = true;
             _addedByContent[t.Content] = t.Id;
             if (t.Special) { _isSpecial[t.Id] = true; _specialTokens[t.Content] = t.Id; }
         }
         foreach (int id in new[] { bosId, padId }.OfType<int>().Concat(eosIds ?? []))
-            if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(eosIds), $"token id {id} is outside the vocabulary (0..{size - 1})");
+            if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(eosIds), $"bos/eos/pad token id {id} is outside the vocabulary (0..{size - 1})");
         BosId = bosId;
         EosIds = eosIds ?? [];
         PadId = padId;
