@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace StepDpo.Text;
 
@@ -26,7 +27,7 @@ public sealed class BpeModel
         _vocab = vocab is Dictionary<string, int> d && d.Comparer == StringComparer.Ordinal ? d : new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         if (mergeIds != null && mergeIds.Count != merges.Count) throw new ArgumentException("mergeIds must match merges", nameof(mergeIds));
         for (int rank = 0; rank < merges.Count; rank++)
         {
@@ -46,6 +47,7 @@ public sealed class BpeModel
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
 
     /// <summary>Appends the ids of one pre-token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     public void Encode(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.IsEmpty) return;
@@ -74,6 +76,7 @@ public sealed class BpeModel
         return queue || count > ScanLimit ? MergeWithQueue(symbols.AsSpan(0, count)) : MergeByScan(symbols.AsSpan(0, count));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     int InitialSymbols(ReadOnlySpan<char> word, Span<int> ids)
     {
         int count = 0;
@@ -104,6 +107,7 @@ public sealed class BpeModel
     (int Rank, int NewId) PairRank(int left, int right) =>
         _merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, -1);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     int[] MergeByScan(Span<int> ids)
     {
         // ranks[i] / newIds[i] describe the pair (ids[i], ids[i + 1]).
@@ -127,6 +131,7 @@ public sealed class BpeModel
         return ids[..count].ToArray();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     int[] MergeWithQueue(ReadOnlySpan<int> initial)
     {
         // Symbols form a doubly linked list; a merge absorbs the right neighbour. Queue entries are (rank, position),
@@ -158,5 +163,14 @@ public sealed class BpeModel
         var result = new List<int>(count);
         for (int i = count > 0 ? 0 : -1; i >= 0; i = next[i]) result.Add(ids[i]);
         return result.ToArray();
+    }
+
+    /// <summary>long.GetHashCode is left ^ right for our keys, which collides heavily for nearby ids and made merge
+    /// lookups crawl; a multiplicative mix spreads the pairs.</summary>
+    sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key) => (int)((ulong)(key * -7046029254386353131L) >> 32);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using StepDpo.Text.Unicode;
 
@@ -15,7 +16,6 @@ public sealed class BpeTokenizer : ITokenizer
     readonly AddedTokenMatcher _normalizedAdded; // normalized = true: matched in the normalised text
     readonly string?[] _idToToken;
     readonly bool[] _isSpecial;
-    readonly bool[] _isAdded;
     readonly Dictionary<string, int> _specialTokens;
     readonly Dictionary<string, int> _addedByContent;
 
@@ -31,19 +31,17 @@ public sealed class BpeTokenizer : ITokenizer
             definition.AddedTokens.Count == 0 ? 0 : definition.AddedTokens.Max(t => t.Id) + 1);
         _idToToken = new string?[size];
         _isSpecial = new bool[size];
-        _isAdded = new bool[size];
         foreach (var (token, id) in definition.Vocab) _idToToken[id] = token;
         _specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
         _addedByContent = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in definition.AddedTokens)
         {
             _idToToken[t.Id] = t.Content;
-            _isAdded[t.Id] = true;
             _addedByContent[t.Content] = t.Id;
             if (t.Special) { _isSpecial[t.Id] = true; _specialTokens[t.Content] = t.Id; }
         }
         foreach (int id in new[] { bosId, padId }.OfType<int>().Concat(eosIds ?? []))
-            if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(eosIds), $"token id {id} is outside the vocabulary (0..{size - 1})");
+            if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(eosIds), $"bos/eos/pad token id {id} is outside the vocabulary (0..{size - 1})");
         BosId = bosId;
         EosIds = eosIds ?? [];
         PadId = padId;
@@ -67,6 +65,7 @@ public sealed class BpeTokenizer : ITokenizer
 
     public bool IsSpecial(int id) => id >= 0 && id < _isSpecial.Length && _isSpecial[id];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -115,6 +114,7 @@ public sealed class BpeTokenizer : ITokenizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void EncodePiece(ReadOnlySpan<char> piece, List<int> ids)
     {
         // ByteLevel: UTF-8 bytes, each shown as its alphabet character, then BPE on that string.
@@ -135,7 +135,10 @@ public sealed class BpeTokenizer : ITokenizer
         Span<byte> utf8 = stackalloc byte[4];
         foreach (int id in ids)
         {
-            var token = TokenToString(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
+            if (id < 0) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is negative");
+            // An id the tokenizer does not know is dropped, as Hugging Face does: a model's output layer is often
+            // wider than its vocabulary (Qwen2: 151,936 logits for 151,669 tokens).
+            if (TokenToString(id) is not string token) continue;
             if (skipSpecialTokens && _isSpecial[id]) continue;
             int start = bytes.Count;
             bool mapped = true;

@@ -1,6 +1,7 @@
 namespace StepDpo.Text;
 
-/// <summary>Text to token ids and back. Implementations must match Hugging Face `tokenizers` exactly.</summary>
+/// <summary>Text to token ids and back. Implementations must match Hugging Face `tokenizers` exactly.
+/// The members added after the first four have defaults so that small test doubles need not implement them.</summary>
 public interface ITokenizer
 {
     /// <summary>One more than the largest id (vocabulary plus added tokens).</summary>
@@ -10,14 +11,15 @@ public interface ITokenizer
     /// <summary>Ids that end generation (eos plus e.g. &lt;|im_end|&gt;).</summary>
     IReadOnlyList<int> EosIds { get; }
     /// <summary>Id used to pad batches (the pad token of tokenizer_config.json, else the first eos), or null.</summary>
-    int? PadId { get; }
+    int? PadId => null;
     /// <summary>Added tokens marked special (e.g. &lt;|im_start|&gt;), content to id.</summary>
-    IReadOnlyDictionary<string, int> SpecialTokens { get; }
+    IReadOnlyDictionary<string, int> SpecialTokens => new Dictionary<string, int>();
     /// <summary>Encodes without adding special tokens; special tokens written in the text are recognised.</summary>
     int[] Encode(string text);
+    /// <summary>Ids back to text; ids the tokenizer does not know are dropped (as Hugging Face does).</summary>
     string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false);
     /// <summary>The vocabulary string of an id (byte-level form for BPE tokens), or null for an unknown id.</summary>
-    string? TokenToString(int id);
+    string? TokenToString(int id) => null;
     /// <summary>The id of a vocabulary string or added token, or null.</summary>
-    int? TokenToId(string token);
+    int? TokenToId(string token) => null;
 }

@@ -106,7 +106,8 @@ public static class TokenizerJsonReader
                 switch (type)
                 {
                     case "Split":
-                        if (Get(step, "behavior")?.GetString() is var behavior && behavior != "Isolated")
+                        string? behavior = Get(step, "behavior") is { ValueKind: JsonValueKind.String } b ? b.GetString() : null;
+                        if (behavior != "Isolated")
                             throw Unsupported(key + ".behavior", $"Split behaviour '{behavior}'");
                         if (Flag(step, "invert", key)) throw Unsupported(key + ".invert", "an inverted Split");
                         var pattern = Get(step, "pattern") ?? throw Bad(key + ".pattern", "missing");

@@ -53,8 +53,10 @@ public class TokenizersLoadTests
     }
 
     [Fact]
-    public void Decoding_an_unknown_id_is_an_error()
+    public void Decoding_drops_unknown_ids_but_refuses_negative_ones()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => ByteTokenizer.Create().Decode([1, 999]));
+        var tokenizer = ByteTokenizer.Create();
+        Assert.Equal("ab", tokenizer.Decode([97, 999, 98]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.Decode([97, -1]));
     }
 }

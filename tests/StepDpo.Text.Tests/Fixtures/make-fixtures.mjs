@@ -100,6 +100,8 @@ for (let i = 0; i < 150; i++) decRows.push({ ids: Array.from({ length: 1 + rand(
 const special = [151643, 151644, 151645];
 decRows.push({ ids: [special[1], 9707, special[2], 220, special[0]], skip_special: true });
 decRows.push({ ids: [special[1], 9707, special[2], 220, special[0]], skip_special: false });
+// Ids past the tokenizer (Qwen2 models have 151,936 logits for 151,669 tokens) are dropped by Hugging Face.
+decRows.push({ ids: [9707, 151900, 220, 151669, 9707], skip_special: false });
 for (const row of decRows) row.text = await hf.decode(row.ids, row.skip_special);
 writeJsonl("qwen-decode.jsonl", decRows);
 console.log(`qwen-decode.jsonl: ${decRows.length} cases`);
