@@ -29,6 +29,7 @@ public static class ResumableWork
 
         var todo = items.Where(i => !store.IsDone(keyOf(i))).ToArray();
         int found = items.Count - todo.Length, done = found, written = 0;
+        var gate = new Lock();
         progress?.Report(new WorkProgress(done, items.Count));
         await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct },
             async (item, token) =>
@@ -37,8 +38,12 @@ public static class ResumableWork
                 if (store.KeyOf(record) != keyOf(item))
                     throw new InvalidOperationException($"record key '{store.KeyOf(record)}' should be '{keyOf(item)}'");
                 store.Append(record);
-                Interlocked.Increment(ref written);
-                progress?.Report(new WorkProgress(Interlocked.Increment(ref done), items.Count));
+                // Reported under the lock so that reports arrive in order.
+                lock (gate)
+                {
+                    written++;
+                    progress?.Report(new WorkProgress(++done, items.Count));
+                }
             }).ConfigureAwait(false);
         return new WorkSummary(items.Count, found, written);
     }

@@ -43,8 +43,11 @@ public class ResumableWorkTests
         using (var store = JsonlRecordStore<Located>.Open(path, r => r.Key))
         {
             var all = items.Where(i => i.Key != "s13").ToArray();
-            var summary = await ResumableWork.RunAsync(all, i => i.Key, Work, store, concurrency: 4, null, CancellationToken.None);
+            var reports = new List<WorkProgress>();
+            var summary = await ResumableWork.RunAsync(all, i => i.Key, Work, store, concurrency: 4,
+                new SyncProgress<WorkProgress>(reports.Add), CancellationToken.None);
             Assert.Equal(new WorkSummary(29, 13, 16), summary);
+            Assert.Equal(Enumerable.Range(13, 17).Select(d => new WorkProgress(d, 29)), reports);
             Assert.Equal(29, store.Records().Select(r => r.Key).Distinct().Count());
             Assert.All(store.Records(), r => Assert.Equal(2, r.FirstWrongStep));
         }
