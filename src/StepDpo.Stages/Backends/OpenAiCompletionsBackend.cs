@@ -31,15 +31,18 @@ public sealed class OpenAiCompletionsBackend : ICompletionBackend, IDisposable
         inFlight = new SemaphoreSlim(o.MaxConcurrency, o.MaxConcurrency);
         backoff = new Backoff(o.InitialBackoff, o.MaxBackoff, o.MaxRetryAfter, o.JitterSeed);
         ownsHttp = http is null;
+        // A caller's client keeps its own settings; its Timeout, if shorter than ours, counts as a retried timeout.
         this.http = http ?? new HttpClient(new SocketsHttpHandler
         {
             MaxConnectionsPerServer = o.MaxConcurrency,
             // Recycle connections so a server behind a changing DNS name or load balancer is followed.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             AutomaticDecompression = DecompressionMethods.All,
-        });
-        // Our own per-attempt timeout governs; HttpClient's would fire as a non-retryable TaskCanceledException.
-        this.http.Timeout = Timeout.InfiniteTimeSpan;
+        })
+        {
+            // Our own per-attempt timeout governs.
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
     }
 
     static string? ReadApiKey(string? variable)

@@ -74,15 +74,14 @@ public sealed class SampleRunner<TRecord>(
                         throw new InvalidOperationException($"record key '{store.KeyOf(records[i])}' should be '{expected}'");
                 }
                 store.AppendBatch(records);
-                SampleProgress report;
+                // Reported under the lock so that reports arrive in order.
                 lock (gate)
                 {
                     done += records.Length;
                     written += records.Length;
                     if ((missingPerProblem[chunk.Problem.Id] -= records.Length) == 0) problemsDone++;
-                    report = new SampleProgress(problemsDone, problems.Count, done, total);
+                    progress?.Report(new SampleProgress(problemsDone, problems.Count, done, total));
                 }
-                progress?.Report(report);
             }).ConfigureAwait(false);
 
         return new SampleRunSummary(problems.Count, found, written, chunks.Count);

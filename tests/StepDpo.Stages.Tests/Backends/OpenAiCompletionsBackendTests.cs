@@ -165,6 +165,17 @@ public class OpenAiCompletionsBackendTests
     }
 
     [Fact]
+    public async Task A_callers_http_client_is_used_as_it_is()
+    {
+        await using var server = await LoopbackCompletionsServer.StartAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        await http.GetAsync(server.BaseUrl);   // already used: its settings can no longer change
+        using var backend = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl), http);
+        Assert.Equal(2, (await backend.CompleteAsync(Request(n: 2), CancellationToken.None)).Count);
+        Assert.Equal(TimeSpan.FromSeconds(30), http.Timeout);
+    }
+
+    [Fact]
     public void Bad_options_are_reported_by_key()
     {
         var ok = SamplingFixture.Options(new Uri("http://127.0.0.1:1"));

@@ -35,6 +35,14 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
     public ConcurrentQueue<ScriptedRequest> Served { get; } = new();
     public int Calls => Volatile.Read(ref calls);
     public int MaxInFlight => Volatile.Read(ref maxInFlight);
+
+    /// <summary>Waits until no request is being handled, so counts read afterwards are final for what came before.</summary>
+    public async Task QuiesceAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Volatile.Read(ref inFlight) > 0 && DateTime.UtcNow < deadline) await Task.Delay(5);
+        Assert.True(Volatile.Read(ref inFlight) == 0, "the loopback server still handles requests after 30 s");
+    }
     /// <summary>Choices delivered in well-formed 200 answers.</summary>
     public int ChoicesServed => Volatile.Read(ref choicesServed);
 

@@ -58,6 +58,8 @@ public class KillAndRerunTests
         // At least the two held requests were in flight when the process died.
         Assert.True(server.Calls >= HeldAfter + 2);
 
+        // Answers of the interrupted run may still be on their way out of the server; let them land first.
+        await server.QuiesceAsync();
         var servedBefore = server.ChoicesServed;
         using (var child = StartChild(server.BaseUrl, path))
         {

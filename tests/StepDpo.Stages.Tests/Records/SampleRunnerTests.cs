@@ -59,6 +59,8 @@ public class SampleRunnerTests
         const string tornLine = """{"key":"p019#2","problemId":"p01""";
         File.AppendAllText(path, tornLine);
 
+        // Answers of the interrupted run may still be on their way out of the server; let them land first.
+        await server.QuiesceAsync();
         var servedBefore = server.ChoicesServed;
         using (var store = SamplingFixture.OpenStore(path))
         {
