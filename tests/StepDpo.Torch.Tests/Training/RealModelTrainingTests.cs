@@ -40,7 +40,9 @@ public class RealModelTrainingTests
         SharedPrefixEquivalenceTests.AssertGradsClose(full.Grads, shared.Grads, 1e-5);
 
         model.GradientCheckpointing = true;
+        long before = ActivationCheckpoint.Recomputations;
         var recomputed = LossAndGrads(model, pairs, shared: true);
+        Assert.True(ActivationCheckpoint.Recomputations - before >= 2, "each of the 2 layers is recomputed in backward");
         Assert.Equal(shared.Loss, recomputed.Loss, 1e-6);
         SharedPrefixEquivalenceTests.AssertGradsClose(shared.Grads, recomputed.Grads, 1e-6);
     }
