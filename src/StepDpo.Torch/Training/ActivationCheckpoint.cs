@@ -18,6 +18,11 @@ public interface IGradientCheckpointable
 /// </summary>
 public static class ActivationCheckpoint
 {
+    static long recomputations;
+
+    /// <summary>Blocks recomputed in backward so far in this process (diagnostics: proves checkpointing is active).</summary>
+    public static long Recomputations => Interlocked.Read(ref recomputations);
+
     /// <summary>y = block(x, constants), storing only x. The constants (masks, rotary tables) get no gradient; they are
     /// passed in rather than captured so they stay alive until backward even when the caller's dispose scope ends.</summary>
     public static Tensor Apply(Func<Tensor, Tensor[], Tensor> block, Tensor x, params Tensor[] constants)
@@ -46,6 +51,7 @@ public static class ActivationCheckpoint
         {
             var x = ctx.get_saved_variables()[0];
             var saved = (Saved)ctx.get_data("block");
+            Interlocked.Increment(ref recomputations);
             using var scope = NewDisposeScope();
             using var grad = enable_grad();
             var input = x.detach().requires_grad_();

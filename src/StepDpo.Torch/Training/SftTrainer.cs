@@ -21,6 +21,7 @@ public static class SftTrainer
             if (examples[i].Prompt.Length == 0 || examples[i].Completion.Length == 0)
                 throw new StepDpoException($"train: example {i} needs a non-empty prompt and completion");
         StepDpoTrainer.PrepareModel(model, opts);
+        using var checkpointed = StepDpoTrainer.CheckpointingView(ref model, opts);
         using var lora = opts.Lora is null ? null : new LoraAdapters(model.Module, opts.Lora, opts.Seed);
         var (trainIdx, evalIdx) = BatchPlanner.Split(examples.Count, opts.EvalFraction, opts.Seed);
         var train = trainIdx.Select(i => examples[i]).ToList();

@@ -32,6 +32,7 @@ public static class StepDpoTrainer
         var lossType = DpoLoss.Parse(opts.Loss)!.Value;
         if (pairs.Count == 0) throw new StepDpoException("train: no preference pairs to train on");
         PrepareModel(policy, opts);
+        using var checkpointed = CheckpointingView(ref policy, opts);
         Directory.CreateDirectory(outputDir);
         refs ??= ReferenceLogProbs.ComputeOrLoad(() => policy, pairs, Path.Combine(outputDir, ReferenceLogProbs.FileName),
             "policy-at-start:" + ModelFingerprint(policy), "pretokenized", opts.MicroBatchSize, disposeReference: false, ct: ct);
@@ -121,6 +122,17 @@ public static class StepDpoTrainer
     {
         var dtype = TrainDtype.Parse(opts.Dtype)!.Value;
         if (model.Module.parameters().Any(p => p.dtype != dtype)) model.Module.to(dtype);
+    }
+
+    /// <summary>With gradient_checkpointing, the real decoder is trained through <see cref="CheckpointedCausalLM"/>
+    /// (same weights, layers recomputed in backward); other models handle it themselves via
+    /// <see cref="IGradientCheckpointable"/>. Returns the view to dispose, or null.</summary>
+    internal static IDisposable? CheckpointingView(ref ICausalLM model, TrainOptions opts)
+    {
+        if (!opts.GradientCheckpointing || model is not Model.CausalLM real) return null;
+        var view = new CheckpointedCausalLM(real);
+        model = view;
+        return view;
     }
 
     static ReferenceLogps Subset(ReferenceLogps refs, int[] idx) => new(refs.Key,

@@ -47,7 +47,9 @@ public class SharedPrefixEquivalenceTests
         var model = new TinyCausalLM(seed: 4);
         var pairs = TestPairs.Random(2, prefix: 20, step: 5);
         var plain = LossAndGrads(model, pairs, shared: true);
+        long before = ActivationCheckpoint.Recomputations;
         var recomputed = LossAndGrads(model, pairs, shared: true, checkpointing: true);
+        Assert.True(ActivationCheckpoint.Recomputations - before >= 2, "each of the 2 blocks is recomputed in backward");
         Assert.Equal(plain.Loss, recomputed.Loss, 1e-6);
         AssertGradsClose(plain.Grads, recomputed.Grads, 1e-6);
     }
