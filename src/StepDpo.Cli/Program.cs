@@ -1,7 +1,10 @@
+// `dotnet stepdpo <command>`: every command is registered in Commands/Registry.cs.
+using Spectre.Console;
 using Spectre.Console.Cli;
 using StepDpo.Cli.Commands;
 
-// `dotnet stepdpo <command>`: every command is registered in Commands/Registry.cs.
+// Logs and CI capture output: use a wide layout there instead of Spectre's 80-column fallback.
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
 var app = new CommandApp();
 app.Configure(config =>
 {
@@ -11,4 +14,4 @@ app.Configure(config =>
     // Bad input gets a one-line message and a non-zero exit, never a stack trace.
     config.SetExceptionHandler((ex, _) => ErrorReport.Print(ex));
 });
-return app.Run(args);
+return app.Run(ArgumentAliases.Normalize(args));

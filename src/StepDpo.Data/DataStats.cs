@@ -1,4 +1,4 @@
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 
@@ -27,7 +27,7 @@ public sealed record DataStats(
             if (!ids.Add(p.Id)) duplicates++;
             Bump(levels, p.Level ?? "-");
             Bump(subjects, p.Subject ?? "-");
-            Bump(kinds, StepDpo.Math.AnswerKinds.Classify(p.Answer));
+            Bump(kinds, StepDpo.Answers.AnswerKinds.Classify(p.Answer));
             totalQ += p.Question.Length;
             maxQ = System.Math.Max(maxQ, p.Question.Length);
         }

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using StepDpo.Core;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 

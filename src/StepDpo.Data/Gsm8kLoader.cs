@@ -1,5 +1,5 @@
 using System.Text.Json;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 

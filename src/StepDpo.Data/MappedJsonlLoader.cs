@@ -1,5 +1,5 @@
 using StepDpo.Core;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 

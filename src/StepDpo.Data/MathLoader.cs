@@ -1,4 +1,4 @@
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Data;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using StepDpo.Data;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 /// <summary>Grading benchmark: judgements per CPU-second on every MATH-500 and GSM8K gold answer, the
 /// MATH-500 self-consistency check (each reference solution's "The answer is: ..." line against its

@@ -1,1 +1,45 @@
-return 0;
+// Benchmarks: `./build.sh Bench --bench "SUITE [ARGS]"` or `dotnet run -c Release --project tests/StepDpo.Bench -- SUITE [ARGS]`.
+// Each suite measures against a baseline in the same run and prints ratios.
+using StepDpo.Bench;
+using StepDpo.Bench.Stages;
+
+var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
+{
+    ["grading"] = ("judgements/s on MATH-500 and GSM8K, self-consistency, stepdpo vs hendrycks", a => Sync(() => GradingBench.Run(a))),
+    ["tokenizer"] = ("encode/decode tokens/s against Microsoft.ML.Tokenizers", a => Sync(() => TokenizerBench.Run(a))),
+    ["generation"] = ("prefill and decode tokens/s at batch 1/8/32, KV cache vs none, memory", a => Sync(() => GenerationBench.Run(a))),
+    ["trainer"] = ("shared-prefix vs two-sequence forward+backward, activation checkpointing memory", a => Sync(() => TrainerBench.Run(a))),
+    ["synthetic"] = ("synthetic world generation speed and lengths", a => Task.FromResult(SyntheticBench.Run(a))),
+    ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),
+    ["openai"] = ("completions client throughput against a loopback server", a => OpenAiClientBench.RunAsync(a.Length > 0 ? int.Parse(a[0]) : 2000)),
+};
+
+if (args.Length == 0 || !suites.ContainsKey(args[0]))
+{
+    Console.WriteLine("usage: StepDpo.Bench SUITE [ARGS]   (or `all`)");
+    foreach (var (name, (what, _)) in suites) Console.WriteLine($"  {name,-11} {what}");
+    if (args is ["all"])
+    {
+        foreach (var (name, (_, run)) in suites)
+        {
+            Console.WriteLine($"\n== {name}");
+            if (await run(Array.Empty<string>()) != 0) return 1;
+        }
+        return 0;
+    }
+    return args.Length == 0 ? 0 : 2;
+}
+return await suites[args[0]].Run(args[1..]);
+
+static Task<int> Sync(Action run)
+{
+    run();
+    return Task.FromResult(0);
+}
+
+static string SharedSamples()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (Directory.Exists(Path.Combine(d.FullName, "shared", "data", "samples"))) return Path.Combine(d.FullName, "shared", "data", "samples");
+    return "/work/shared/data/samples";
+}

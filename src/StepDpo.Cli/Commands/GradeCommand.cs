@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console.Cli;
 using StepDpo.Data;
-using StepDpo.Math;
+using StepDpo.Answers;
 
 namespace StepDpo.Cli.Commands;
 

@@ -1,0 +1,236 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using StepDpo.Core.Artifacts;
+using StepDpo.Core.Manifests;
+
+namespace StepDpo.Core.Graph;
+
+public sealed record RunOptions(string? Until = null, IReadOnlySet<string>? Force = null);
+
+public enum StageEventKind { Cached, Started, Completed, Failed, Disabled }
+
+public sealed record StageEvent(string Stage, StageEventKind Kind, string? Dir, string Message,
+    IReadOnlyDictionary<string, double>? Metrics = null);
+
+/// <summary>
+/// The pipeline as a chain of cached stages. Artifacts live in ARTIFACTS/EXPERIMENT/STAGE/KEY/; a stage runs in
+/// KEY.partial/ and becomes KEY/ by one rename after its stage.json is written, so a killed run never looks complete
+/// and the next run with the same inputs resumes in the same partial directory.
+/// </summary>
+public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace)
+{
+    public IReadOnlyList<Stage> Catalog { get; } = catalog;
+
+    public Stage Find(string name) => Catalog.FirstOrDefault(s => s.Name == name)
+        ?? throw new StepDpoException($"unknown stage '{name}'" +
+            (ManifestBinder.Suggest(name, Catalog.Select(s => s.Name)) is { } hint ? $"; did you mean '{hint}'?" : "") +
+            $" (stages: {string.Join(", ", Catalog.Select(s => s.Name))})");
+
+    string StageRoot(Manifest m, string stage) => Path.Combine(workspace.ArtifactsDir, m.Name, stage);
+
+    public Plan Plan(ResolvedManifest resolved, string? until = null)
+    {
+        var m = resolved.Manifest;
+        int last = until is null ? Catalog.Count - 1 : Catalog.ToList().IndexOf(Find(until));
+        var hasher = new ContentHasher(Path.Combine(workspace.ArtifactsDir, ".hashes.json"));
+        var keys = new Dictionary<string, string>();
+        var planned = new List<PlannedStage>();
+        for (int i = 0; i <= last; i++)
+        {
+            var stage = Catalog[i];
+            if (stage.DisabledReason(m) is { } why)
+            {
+                planned.Add(new PlannedStage(stage.Name, null, StageStatus.Disabled, why, null, stage.IsImplemented, Array.Empty<string>(), null));
+                continue;
+            }
+            var upstream = stage.DependsOn(m).Where(keys.ContainsKey).ToList();
+            var inputs = new KeyInputs(
+                stage.Name,
+                stage.Version,
+                ManifestWriter.ToJsonElement(stage.KeyConfig(m)),
+                new SortedDictionary<string, string>(upstream.ToDictionary(u => u, u => keys[u]), StringComparer.Ordinal),
+                new SortedDictionary<string, string>(stage.ExternalInputs(m, workspace)
+                    .Distinct()
+                    .ToDictionary(f => Workspace.Display(f), f => hasher.Hash(f)), StringComparer.Ordinal));
+            string key = ContentHasher.HashText(ManifestWriter.ToCanonicalJson(inputs))[..16];
+            keys[stage.Name] = key;
+            string dir = Path.Combine(StageRoot(m, stage.Name), key);
+            var (status, reason) = Status(m, stage, dir, inputs);
+            planned.Add(new PlannedStage(stage.Name, key, status, reason, dir, stage.IsImplemented, upstream, inputs));
+        }
+        hasher.Save();
+        return new Plan(m.Name, planned);
+    }
+
+    (StageStatus, string) Status(Manifest m, Stage stage, string dir, KeyInputs inputs)
+    {
+        if (StageRecord.TryRead(dir) is not null) return (StageStatus.Cached, "complete artifact for these inputs");
+        string partialNote = Directory.Exists(dir + ".partial") ? "; a killed run left a partial artifact, the next run resumes it" : "";
+        var previous = LatestComplete(StageRoot(m, stage.Name));
+        if (previous is null) return (StageStatus.Missing, "never run" + partialNote);
+        return (StageStatus.Stale, "changed: " + Differences(previous, inputs) + partialNote);
+    }
+
+    static JsonNode? LatestComplete(string stageRoot)
+    {
+        if (!Directory.Exists(stageRoot)) return null;
+        return Directory.GetDirectories(stageRoot)
+            .Where(d => !d.EndsWith(".partial"))
+            .Select(StageRecord.TryRead)
+            .Where(r => r is not null)
+            .OrderByDescending(r => r!["finished"]?.GetValue<DateTimeOffset>())
+            .FirstOrDefault();
+    }
+
+    /// <summary>Names what differs between the newest complete artifact and the current inputs.</summary>
+    static string Differences(JsonNode previous, KeyInputs now)
+    {
+        var changes = new List<string>();
+        var old = previous["inputs"];
+        if (old?["version"]?.GetValue<int>() != now.Version) changes.Add($"stage implementation (v{old?["version"]} -> v{now.Version})");
+        var oldConfig = Flatten(old?["config"]);
+        var newConfig = Flatten(JsonNode.Parse(now.Config.GetRawText()));
+        foreach (var k in oldConfig.Keys.Union(newConfig.Keys).Order(StringComparer.Ordinal))
+        {
+            oldConfig.TryGetValue(k, out var a);
+            newConfig.TryGetValue(k, out var b);
+            if (a != b) changes.Add($"{k} ({a ?? "unset"} -> {b ?? "unset"})");
+        }
+        var oldUp = old?["upstream"]?.AsObject().ToDictionary(p => p.Key, p => p.Value?.ToString()) ?? new();
+        foreach (var (name, key) in now.Upstream)
+            if (!oldUp.TryGetValue(name, out var k) || k != key) changes.Add($"upstream '{name}'");
+        var oldFiles = old?["files"]?.AsObject().ToDictionary(p => p.Key, p => p.Value?.ToString()) ?? new();
+        foreach (var (file, hash) in now.Files)
+            if (!oldFiles.TryGetValue(file, out var h) || h != hash) changes.Add($"input file {file}");
+        return changes.Count == 0 ? "inputs" : string.Join(", ", changes.Take(6)) + (changes.Count > 6 ? $" and {changes.Count - 6} more" : "");
+    }
+
+    static Dictionary<string, string> Flatten(JsonNode? node, string prefix = "")
+    {
+        var result = new Dictionary<string, string>();
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (k, v) in o)
+                    foreach (var kv in Flatten(v, prefix == "" ? k : $"{prefix}.{k}")) result[kv.Key] = kv.Value;
+                break;
+            case null:
+                result[prefix] = "null";
+                break;
+            default:
+                result[prefix] = node.ToJsonString();
+                break;
+        }
+        return result;
+    }
+
+    /// <summary>Runs the plan: cached stages are skipped, the rest run in order. Returns the final plan.</summary>
+    public async Task<Plan> RunAsync(ResolvedManifest resolved, RunOptions options, IProgressReporter progress,
+        Action<StageEvent>? onEvent = null, CancellationToken ct = default)
+    {
+        var m = resolved.Manifest;
+        foreach (var f in options.Force ?? new HashSet<string>()) Find(f);
+        var plan = Plan(resolved, options.Until);
+        var notImplemented = plan.Stages.Where(s => s.Status != StageStatus.Disabled && !s.Implemented
+            && (s.Status != StageStatus.Cached || (options.Force?.Contains(s.Name) ?? false))).ToList();
+        if (notImplemented.Count > 0)
+            throw new StepDpoException($"stage '{notImplemented[0].Name}' is not implemented yet; nothing was run (use --until to stop before it)");
+
+        Directory.CreateDirectory(Path.Combine(workspace.ArtifactsDir, m.Name));
+        using var runLock = AcquireLock(Path.Combine(workspace.ArtifactsDir, m.Name, ".lock"), m.Name);
+        var dirs = new Dictionary<string, string>();
+        bool forcing = false;
+        foreach (var p in plan.Stages)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (p.Status == StageStatus.Disabled)
+            {
+                onEvent?.Invoke(new StageEvent(p.Name, StageEventKind.Disabled, null, p.Reason));
+                continue;
+            }
+            forcing |= options.Force?.Contains(p.Name) ?? false;
+            string dir = p.Dir!;
+            if (p.Status == StageStatus.Cached && !forcing)
+            {
+                dirs[p.Name] = dir;
+                onEvent?.Invoke(new StageEvent(p.Name, StageEventKind.Cached, dir, "cached", ReadMetrics(dir)));
+                continue;
+            }
+            if (forcing)
+            {
+                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+                if (Directory.Exists(dir + ".partial")) Directory.Delete(dir + ".partial", recursive: true);
+            }
+            await RunStage(resolved, Find(p.Name), p, dir, dirs, progress, onEvent, ct);
+            dirs[p.Name] = dir;
+        }
+        return Plan(resolved, options.Until);
+    }
+
+    async Task RunStage(ResolvedManifest resolved, Stage stage, PlannedStage p, string dir,
+        IReadOnlyDictionary<string, string> upstreamDirs, IProgressReporter progress, Action<StageEvent>? onEvent, CancellationToken ct)
+    {
+        string partial = dir + ".partial";
+        Directory.CreateDirectory(partial);
+        var ctx = new StageContext
+        {
+            Resolved = resolved,
+            Workspace = workspace,
+            StageName = stage.Name,
+            Key = p.Key!,
+            Dir = partial,
+            UpstreamDirs = p.Upstream.ToDictionary(u => u, u => upstreamDirs[u]),
+            Progress = progress,
+        };
+        var started = DateTimeOffset.UtcNow;
+        onEvent?.Invoke(new StageEvent(stage.Name, StageEventKind.Started, partial, "running"));
+        try
+        {
+            await stage.RunAsync(ctx, ct);
+        }
+        catch (Exception e)
+        {
+            onEvent?.Invoke(new StageEvent(stage.Name, StageEventKind.Failed, partial, e.Message));
+            throw;
+        }
+        var record = new StageRecord
+        {
+            Stage = stage.Name,
+            Experiment = resolved.Manifest.Name,
+            Key = p.Key!,
+            Version = stage.Version,
+            Inputs = p.Inputs!,
+            Manifest = ManifestWriter.ToJsonElement(resolved.Manifest),
+            ManifestFiles = resolved.Files.Select(Workspace.Display).ToList(),
+            Overrides = resolved.Overrides,
+            Started = started,
+            Finished = DateTimeOffset.UtcNow,
+            ToolVersion = Provenance.ToolVersion,
+            GitCommit = Provenance.GitCommit(workspace.Root),
+            Machine = Provenance.Machine(),
+            Counters = ctx.Counters,
+            Metrics = ctx.Metrics,
+            Outputs = StageRecord.ListOutputs(partial),
+        };
+        AtomicFile.WriteAllText(Path.Combine(partial, StageRecord.FileName), record.ToJson());
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.Move(partial, dir);
+        onEvent?.Invoke(new StageEvent(stage.Name, StageEventKind.Completed, dir,
+            $"done in {record.DurationSeconds:F1}s", ctx.Metrics));
+    }
+
+    static IReadOnlyDictionary<string, double>? ReadMetrics(string dir) =>
+        StageRecord.TryRead(dir)?["metrics"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<double>());
+
+    static FileStream AcquireLock(string path, string experiment)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException)
+        {
+            throw new StepDpoException($"another run of experiment '{experiment}' holds {path}; wait for it or stop it");
+        }
+    }
+}

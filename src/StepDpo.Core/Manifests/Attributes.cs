@@ -1,0 +1,33 @@
+namespace StepDpo.Core.Manifests;
+
+/// <summary>The key must be present (after `extends` and `--set`).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class RequiredKeyAttribute : Attribute;
+
+/// <summary>A string key limited to these values.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OneOfAttribute(params string[] values) : Attribute
+{
+    public string[] Values { get; } = values;
+}
+
+/// <summary>A numeric key limited to [Min, Max].</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class RangeAttribute(double min, double max) : Attribute
+{
+    public double Min { get; } = min;
+    public double Max { get; } = max;
+}
+
+/// <summary>One line of documentation shown by `manifest schema` and in error hints.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class DocAttribute(string text) : Attribute
+{
+    public string Text { get; } = text;
+}
+
+/// <summary>Cross-field rules a section checks after binding (e.g. "either path or init").</summary>
+public interface IValidatable
+{
+    IEnumerable<string> Validate();
+}

@@ -1,0 +1,58 @@
+namespace StepDpo.Core.Manifests;
+
+/// <summary>A manifest after `extends` and overrides, with the files it was read from.</summary>
+public sealed record ResolvedManifest(Manifest Manifest, string Path, IReadOnlyList<string> Files, IReadOnlyList<string> Overrides);
+
+/// <summary>Finds, reads, merges and binds experiment manifests.</summary>
+public static class ManifestLoader
+{
+    /// <summary>`NAME` resolves to experiments/NAME.yaml in the workspace; anything with a slash or .yaml is a path.</summary>
+    public static string ResolvePath(string experiment, Workspace workspace)
+    {
+        bool isPath = experiment.Contains('/') || experiment.Contains('\\') || experiment.EndsWith(".yaml") || experiment.EndsWith(".yml");
+        string path = isPath ? System.IO.Path.GetFullPath(experiment) : System.IO.Path.Combine(workspace.ExperimentsDir, experiment + ".yaml");
+        if (File.Exists(path)) return path;
+        if (isPath) throw new ManifestException($"{path}: manifest not found");
+        var known = workspace.ExperimentNames();
+        var hint = ManifestBinder.Suggest(experiment, known);
+        throw new ManifestException($"unknown experiment '{experiment}' (no {path})" +
+            (hint is not null ? $"; did you mean '{hint}'?" : known.Count > 0 ? $"; available: {string.Join(", ", known)}" : ""));
+    }
+
+    public static ResolvedManifest Load(string experiment, Workspace workspace, IEnumerable<string>? overrides = null)
+    {
+        string path = ResolvePath(experiment, workspace);
+        var files = new List<string>();
+        var tree = LoadWithExtends(path, files, new Stack<string>());
+        var sets = (overrides ?? Array.Empty<string>()).ToList();
+        foreach (var set in sets) tree = YamlTree.ApplyOverride(tree, set);
+        if (tree is YMap map) map.Remove("extends");
+        var manifest = ManifestBinder.Bind<Manifest>(tree);
+        manifest.Extends = null;
+        return new ResolvedManifest(manifest, path, files, sets);
+    }
+
+    static YNode LoadWithExtends(string path, List<string> files, Stack<string> chain)
+    {
+        if (chain.Contains(path))
+            throw new ManifestException($"{path}: 'extends' forms a cycle: {string.Join(" -> ", chain.Reverse().Append(path))}");
+        chain.Push(path);
+        files.Add(path);
+        string display = Workspace.Display(path);
+        var node = YamlTree.Parse(File.ReadAllText(path), display);
+        if (node is not YMap map) throw new ManifestException($"{node.Source}: a manifest must be a mapping of keys");
+        if (map.Find("extends") is { } ext)
+        {
+            if (ext.Value is not YScalar { Value: { } baseName } || ext.Value is YScalar { IsNull: true })
+                throw new ManifestException($"{ext.KeySource}: 'extends' must be a file name, e.g. extends: base.yaml");
+            string basePath = System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!,
+                baseName.EndsWith(".yaml") || baseName.EndsWith(".yml") ? baseName : baseName + ".yaml"));
+            if (!File.Exists(basePath)) throw new ManifestException($"{ext.Value.Source}: 'extends' names {baseName}, which does not exist ({basePath})");
+            var baseTree = LoadWithExtends(basePath, files, chain);
+            map.Remove("extends");
+            node = YamlTree.Merge(baseTree, map);
+        }
+        chain.Pop();
+        return node;
+    }
+}

@@ -1,0 +1,38 @@
+using StepDpo.Data;
+using StepDpo.Answers;
+using StepDpo.Text;
+
+namespace StepDpo.Stages.Implementations;
+
+/// <summary>One sampled solution (samples.jsonl): the text after the prompt, split into steps and graded.</summary>
+public sealed record SampleRecord(
+    string Id, string ProblemId, int Index, string Question, string Answer,
+    string Solution, IReadOnlyList<string> Steps, string? Extracted, bool Correct,
+    IReadOnlyList<bool?>? StepLabels = null)
+{
+    /// <summary>The `-step` prompt ends with "Let's think step by step.\nStep 1: ": the solution is that plus the response.</summary>
+    public const string StepPreamble = PromptTemplates.StepByStep + "Step 1: ";
+
+    public static SampleRecord From(Problem p, int index, string solution, string grader, IReadOnlyList<bool?>? labels = null)
+    {
+        var split = Data.Steps.Split(solution, StepStyle.Labels);
+        var grade = Grading.Grade(solution, p.Answer, grader);
+        return new SampleRecord(Records.SampleKey.Of(p.Id, index), p.Id, index, p.Question, p.Answer, solution,
+            split.Steps.Select(s => s.Content).ToList(), grade.Extracted, grade.Correct, labels);
+    }
+}
+
+/// <summary>A wrong solution with its first wrong step (verified.jsonl). FirstWrongStep is 1-based; null when
+/// the method could not locate one (then Outcome says why).</summary>
+public sealed record VerifiedRecord(
+    string Id, string ProblemId, string Question, string Answer, string Solution,
+    int? FirstWrongStep, string Method, string Outcome, IReadOnlyDictionary<string, double>? Estimates = null,
+    IReadOnlyList<string>? Labels = null);
+
+/// <summary>Rectification of one located error (rectified.jsonl): the pairs it gave.</summary>
+public sealed record RectifiedRecord(string Id, string ProblemId, int Samples, int Correct, IReadOnlyList<StepDpoPair> Pairs);
+
+/// <summary>One evaluated answer (results.jsonl).</summary>
+public sealed record ResultRecord(
+    string Id, string Model, string Benchmark, string ProblemId, int Index, string Prompt, string Response,
+    string Answer, string? Extracted, bool Correct, string? Level, string? Subject);

@@ -1,0 +1,84 @@
+using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
+using StepDpo.Stages.Evaluation;
+using StepDpo.Stages.Report;
+using System.Text.Json.Nodes;
+
+namespace StepDpo.Stages.Implementations;
+
+/// <summary>
+/// report: report.md and PNG plots from the artifacts upstream: accuracy before/after with intervals and McNemar
+/// p-values, the data funnel of the pipeline stages, training hyperparameters, curves and final metrics, the
+/// `expect` check and the resolved manifest. A person should understand the run from this page alone.
+/// </summary>
+public sealed class ReportStage : PipelineStage
+{
+    public override string Name => "report";
+    public override int Version => 1;
+
+    public override Task RunAsync(StageContext ctx, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        var summary = ctx.UpstreamDirs.TryGetValue("evaluate", out var eval)
+            ? SummaryJson.Read(Path.Combine(eval, EvaluateStage.SummaryFile))
+            : new EvalSummary(Array.Empty<BenchmarkResult>(), Array.Empty<Comparison>());
+        var expectations = Expectations(m);
+        var gate = expectations.Count == 0 ? null : ExpectGate.Check(summary, expectations);
+        var data = new ReportData(m.Name, summary, Funnel(ctx), Training(ctx), Array.Empty<ReportImage>(),
+            ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow);
+        ReportRenderer.Write(ctx.Dir, data);
+        if (gate is not null)
+        {
+            Count(ctx, "expectations", gate.Rows.Count);
+            Count(ctx, "expectations_met", gate.Rows.Count(r => r.Passed));
+        }
+        return Task.CompletedTask;
+    }
+
+    public static IReadOnlyList<Evaluation.Expectation> Expectations(Manifest m) =>
+        m.Expect.Select(e => new Evaluation.Expectation(e.Key, e.Value.Min, e.Value.Max, e.Value.Value, e.Value.Tolerance)).ToList();
+
+    static JsonNode? Counters(StageContext ctx, string stage) =>
+        ctx.UpstreamDirs.TryGetValue(stage, out var dir) ? Core.Artifacts.StageRecord.TryRead(dir)?["counters"] : null;
+
+    static int Int(JsonNode? counters, string name) => counters?[name] is JsonValue v && v.TryGetValue<long>(out var x) ? (int)x : 0;
+
+    static PipelineFunnel? Funnel(StageContext ctx)
+    {
+        var sample = Counters(ctx, "sample");
+        var verify = Counters(ctx, "verify");
+        var pairs = Counters(ctx, "pairs");
+        if (pairs is null) return null;
+        return new PipelineFunnel(Int(sample, "problems"), Int(sample, "samples"), Int(sample, "wrong"),
+            Int(verify, "located"), Int(pairs, "rectified"), Int(pairs, "pairs"));
+    }
+
+    static List<TrainingRun> Training(StageContext ctx)
+    {
+        var runs = new List<TrainingRun>();
+        var m = ctx.Manifest;
+        foreach (var (stage, section) in new (string, OptimSection?)[] { ("sft", m.Sft), ("train", m.Train) })
+        {
+            if (section is null || !ctx.UpstreamDirs.TryGetValue(stage, out var dir)) continue;
+            string metrics = Path.Combine(dir, "metrics.jsonl");
+            if (!File.Exists(metrics)) continue;
+            var record = Core.Artifacts.StageRecord.TryRead(dir);
+            TimeSpan? duration = record?["duration_seconds"] is JsonValue d ? TimeSpan.FromSeconds(d.GetValue<double>()) : null;
+            var hyper = Flatten(ManifestWriter.ToJsonElement(section)).ToList();
+            runs.Add(new TrainingRun(stage == "sft" ? "SFT" : "Step-DPO", hyper, TrainingMetrics.Read(metrics), duration));
+        }
+        return runs;
+    }
+
+    static IEnumerable<KeyValuePair<string, string>> Flatten(System.Text.Json.JsonElement e, string prefix = "")
+    {
+        foreach (var p in e.EnumerateObject())
+        {
+            string key = prefix == "" ? p.Name : $"{prefix}.{p.Name}";
+            if (p.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
+                foreach (var kv in Flatten(p.Value, key)) yield return kv;
+            else if (p.Value.ValueKind != System.Text.Json.JsonValueKind.Null)
+                yield return new(key, p.Value.ToString());
+        }
+    }
+}

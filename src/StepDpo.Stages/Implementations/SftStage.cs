@@ -1,0 +1,62 @@
+using StepDpo.Core.Graph;
+using StepDpo.Stages.Models;
+using StepDpo.Stages.Pool;
+using StepDpo.Text;
+using StepDpo.Torch.Checkpoints;
+using StepDpo.Torch.Training;
+
+namespace StepDpo.Stages.Implementations;
+
+/// <summary>
+/// sft: supervised fine-tuning on reference solutions (the tiny experiment trains its model from scratch here, so
+/// that it reasons step by step and makes step errors worth fixing). The model learns
+/// P(problem) -> "Let's think step by step.\nStep 1: ... \boxed{answer}" + EOS, the format the later stages prompt for.
+/// Output: final/ (HF checkpoint), metrics.jsonl/csv.
+/// </summary>
+public sealed class SftStage : PipelineStage
+{
+    public override string Name => "sft";
+    public override int Version => 1;
+
+    public override Task RunAsync(StageContext ctx, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        var s = m.Sft!;
+        string startDir;
+        if (m.Model.Init is { } init)
+        {
+            startDir = ctx.File("init");
+            if (!File.Exists(Path.Combine(startDir, Checkpoint.ConfigFile)))
+                ModelStore.CreateRandom(init, ctx.Seed("init"), startDir, "float32");
+        }
+        else startDir = ModelStore.StartModelDir(ctx);
+
+        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
+        using var _ = model;
+        string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
+        var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));
+        var pairTokenizer = new PairTokenizer(tokenizer, options);
+        var pool = ProblemPool.SftExamples(m, ctx.Workspace);
+        var examples = pool.Problems
+            .Take(s.Examples ?? int.MaxValue)
+            .Select(p => pairTokenizer.TokenizeSft(
+                PromptTemplates.RenderTrainingPrompt(m.Model.Template, p.Question),
+                PromptTemplates.StepByStep + p.Solution + eos, $"sft example {p.Id}"))
+            .ToList();
+        Count(ctx, "examples", examples.Count);
+        Count(ctx, "tokens", examples.Sum(e => (long)e.Length));
+
+        using var bar = ctx.Progress.Start("sft", 1);
+        var result = SftTrainer.Train(model, examples, options, ctx.Dir, step =>
+            {
+                bar.Describe($"sft step {step.Step}/{step.TotalSteps} loss {step["loss"]:F3}");
+                bar.SetTotal(step.TotalSteps);
+                bar.SetValue(step.Step);
+            }, ct,
+            dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
+        Count(ctx, "steps", result.Steps);
+        if (result.LastStep is { } last)
+            foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,59 @@
+using StepDpo.Core;
+using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
+using StepDpo.Text;
+using StepDpo.Torch.Checkpoints;
+using StepDpo.Torch.Model;
+using static TorchSharp.torch;
+
+namespace StepDpo.Stages.Models;
+
+/// <summary>Where the models of a run live, and how a stage loads one (weights + tokenizer).</summary>
+public static class ModelStore
+{
+    /// <summary>The HF checkpoint folder inside the sft and train artifacts (the trainers write final/).</summary>
+    public const string ModelFolder = "final";
+
+    /// <summary>The start model: the sft stage's output when it ran, else model.path.</summary>
+    public static string StartModelDir(StageContext ctx)
+    {
+        if (ctx.UpstreamDirs.TryGetValue("sft", out var sft)) return Path.Combine(sft, ModelFolder);
+        var m = ctx.Manifest;
+        if (m.Model.Init is not null)
+            throw new StepDpoException("model.init creates the start model in the sft stage: add an sft section (or set model.path)");
+        string path = Path.IsPathRooted(m.Model.Path!) ? m.Model.Path! : Path.Combine(ctx.Workspace.Root, m.Model.Path!);
+        if (Directory.Exists(path)) return path;
+        throw new StepDpoException($"model.path '{m.Model.Path}' is not a folder here. Local stages need the checkpoint on disk: " +
+            $"download it (e.g. `huggingface-cli download {m.Model.Path} --local-dir models/{Path.GetFileName(m.Model.Path)}`) " +
+            "and set model.path to that folder, or use an openai backend that serves it");
+    }
+
+    /// <summary>The trained policy of the train stage.</summary>
+    public static string TrainedModelDir(StageContext ctx) => Path.Combine(ctx.Upstream("train"), ModelFolder);
+
+    public static ScalarType DType(string name) => Checkpoint.ParseDType(name);
+
+    public static (CausalLM Model, ITokenizer Tokenizer) Load(string dir, string dtype, string? tokenizerPath = null)
+    {
+        var model = Checkpoint.Load(dir, DType(dtype));
+        var tokenizer = Tokenizers.Load(tokenizerPath ?? dir);
+        return (model, tokenizer);
+    }
+
+    /// <summary>A randomly initialised model of a preset, with its tokenizer files, saved as an HF folder.</summary>
+    public static void CreateRandom(ModelInit init, long seed, string folder, string dtype)
+    {
+        string tokenizerDir = Path.Combine(Path.GetDirectoryName(folder)!, ".tokenizer");
+        if (init.Tokenizer == "byte")
+        {
+            Directory.CreateDirectory(tokenizerDir);
+            ByteTokenizer.WriteTokenizerJson(tokenizerDir);
+        }
+        else tokenizerDir = init.Tokenizer;
+        var vocabulary = TokenizerVocabulary.Read(tokenizerDir);
+        var config = Presets.Create(init.Arch, init.Preset, vocabulary.Size, vocabulary.BosId, vocabulary.EosIds);
+        using var model = new CausalLM(config, DType(dtype));
+        RandomInit.Apply(model, (ulong)seed);
+        Checkpoint.Save(model, folder, tokenizerDir);
+    }
+}

@@ -1,0 +1,85 @@
+using StepDpo.Core;
+using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
+
+namespace StepDpo.Stages;
+
+/// <summary>
+/// The Step-DPO pipeline: sft (optional) -> sample -> verify -> pairs -> train -> evaluate -> report.
+/// Each entry says which upstream artifacts and which manifest sections the stage reads; that is its cache key.
+/// Stages whose implementation has not landed are <see cref="PendingStage"/>s: they plan, but refuse to run.
+/// </summary>
+public static class StageCatalog
+{
+    public static readonly string[] Order = { "sft", "sample", "verify", "pairs", "train", "evaluate", "report" };
+
+    public static IReadOnlyList<Stage> Create(IReadOnlyDictionary<string, Stage>? implementations = null)
+    {
+        Stage Pick(string name, string[] deps, Func<Manifest, object> config) =>
+            implementations is not null && implementations.TryGetValue(name, out var s) ? s : new PendingStage(name, deps, config);
+        return Order.Select(name => Gate(name, Pick(name, Upstream[name], Config[name]))).ToList();
+    }
+
+    public static readonly IReadOnlyDictionary<string, string[]> Upstream = new Dictionary<string, string[]>
+    {
+        ["sft"] = Array.Empty<string>(),
+        ["sample"] = new[] { "sft" },
+        ["verify"] = new[] { "sft", "sample" },
+        ["pairs"] = new[] { "sft", "sample", "verify" },
+        ["train"] = new[] { "sft", "pairs" },
+        ["evaluate"] = new[] { "sft", "train" },
+        ["report"] = new[] { "sft", "sample", "verify", "pairs", "train", "evaluate" },
+    };
+
+    /// <summary>What of the manifest each stage reads. The start model matters to every stage that runs it.</summary>
+    public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
+    {
+        ["sft"] = m => new { m.Seed, m.Model, m.Data, m.Sft },
+        ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample },
+        ["verify"] = m => new { m.Seed, m.Model, m.Verify },
+        ["pairs"] = m => m.Pairs.From is null
+            ? new { m.Seed, m.Model, m.Pairs }
+            : new { m.Seed, m.Model.Template, m.Pairs } as object,
+        ["train"] = m => new { m.Seed, m.Model, m.Train },
+        ["evaluate"] = m => new { m.Seed, m.Model, m.Evaluate },
+        ["report"] = m => new { m.Report, m.Expect },
+    };
+
+    /// <summary>Which stages a manifest turns off, and why.</summary>
+    public static string? DisabledReason(string stage, Manifest m) => stage switch
+    {
+        "sft" when m.Sft is null => "no sft section: the model is used as it is",
+        "sft" when !m.Sft.Enabled => "sft.enabled is false",
+        "sample" or "verify" when m.Pairs.From is not null => $"pairs.from is set: pairs come from {m.Pairs.From}",
+        _ => null,
+    };
+
+    /// <summary>Files outside the artifact store that a stage reads: the start model folder and data files.</summary>
+    public static IEnumerable<string> ExternalFiles(string stage, Manifest m, Workspace ws)
+    {
+        string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.Combine(ws.Root, p);
+        bool readsModel = stage is "sft" || (m.Sft is null || !m.Sft.Enabled) && stage is "sample" or "verify" or "pairs" or "train" or "evaluate";
+        if (readsModel && m.Model.Path is { } model && Directory.Exists(Resolve(model))) yield return Resolve(model);
+        if (stage is "sft" or "sample" && m.Data.Path is { } data) yield return Resolve(data);
+        if (stage is "pairs" && m.Pairs.From is { } from && (File.Exists(Resolve(from)) || Directory.Exists(Resolve(from)))) yield return Resolve(from);
+        if (stage is "evaluate")
+            foreach (var b in m.Evaluate.Benchmarks)
+                if (b.Path is { } p) yield return Resolve(p);
+    }
+
+    static Stage Gate(string name, Stage inner) => new GatedStage(name, inner);
+
+    /// <summary>Adds the catalog's rules (dependencies, disabling, external files) around an implementation.</summary>
+    sealed class GatedStage(string name, Stage inner) : Stage
+    {
+        public override string Name => name;
+        public override int Version => inner.Version;
+        public override bool IsImplemented => inner.IsImplemented;
+        public override IReadOnlyList<string> DependsOn(Manifest m) =>
+            name == "pairs" && m.Pairs.From is not null ? new[] { "sft" } : Upstream[name];
+        public override string? DisabledReason(Manifest m) => StageCatalog.DisabledReason(name, m);
+        public override object KeyConfig(Manifest m) => Config[name](m);
+        public override IEnumerable<string> ExternalInputs(Manifest m, Workspace ws) => ExternalFiles(name, m, ws);
+        public override Task RunAsync(StageContext ctx, CancellationToken ct) => inner.RunAsync(ctx, ct);
+    }
+}

@@ -1,0 +1,94 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Parameter = TorchSharp.Modules.Parameter;
+
+namespace StepDpo.Torch.Model;
+
+// Field names in these modules are the Hugging Face parameter names (weight, bias, q_proj, ...): TorchSharp names
+// parameters after fields, so state_dict() keys are exactly the safetensors keys and loading needs no rename table.
+// Parameters are created with torch.empty so that building a large model commits no memory before its weights are
+// loaded into it (the checkpoint never exists twice in memory).
+#pragma warning disable IDE1006 // HF naming on purpose, see above
+
+/// <summary>y = x Wᵀ + b, W: [out, in].</summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+
+    public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype) : base(nameof(Linear))
+    {
+        weight = new Parameter(empty(outFeatures, inFeatures, dtype: dtype));
+        if (hasBias) bias = new Parameter(empty(outFeatures, dtype: dtype));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+}
+
+/// <summary>Token id to row of the embedding matrix [vocab, hidden].</summary>
+public sealed class Embedding : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+
+    public Embedding(int vocab, int hidden, ScalarType dtype) : base(nameof(Embedding))
+    {
+        weight = new Parameter(empty(vocab, hidden, dtype: dtype));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor ids)
+    {
+        var shape = ids.shape.Append(weight.shape[1]).ToArray();
+        using var flat = ids.reshape(-1);
+        using var rows = weight.index_select(0, flat);
+        return rows.view(shape);
+    }
+}
+
+/// <summary>RMSNorm: y = w ⊙ (x / sqrt(mean(x²) + ε)), the normalisation computed in float32 whatever the model dtype
+/// (as Hugging Face does), then cast back before the weight multiplies it.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    readonly double eps;
+
+    public RmsNorm(int hidden, double eps, ScalarType dtype) : base(nameof(RmsNorm))
+    {
+        weight = new Parameter(ones(hidden, dtype: dtype));
+        this.eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to(ScalarType.Float32);
+        var meanSquare = x32.pow(2).mean([-1], keepdim: true);
+        var normalised = (x32 * rsqrt(meanSquare + eps)).to(x.dtype);
+        return scope.MoveToOuter(weight * normalised);
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) ⊙ up(x)).</summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear gate_proj, up_proj, down_proj;
+
+    public SwiGluMlp(ModelConfig c, ScalarType dtype) : base(nameof(SwiGluMlp))
+    {
+        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype);
+        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype);
+        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, false, dtype);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var gate = gate_proj.forward(x);
+        using var act = nn.functional.silu(gate);
+        using var up = up_proj.forward(x);
+        using var product = act * up;
+        return down_proj.forward(product);
+    }
+}

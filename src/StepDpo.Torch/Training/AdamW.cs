@@ -1,0 +1,139 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch.Training;
+
+/// <summary>
+/// AdamW with decoupled weight decay (Loshchilov and Hutter; PyTorch's update order), kept in fp32 whatever the weight
+/// dtype: for bf16 weights it holds fp32 master weights, applies the update there and copies the rounded result into the
+/// model, so small updates (lr 5e-7 against weights ~1e-2) are not lost to bf16 rounding. Weight decay applies to
+/// matrices only (dim >= 2), not to biases and norm scales, as Hugging Face's trainer does.
+/// Its whole state (step, master weights, moments) saves and loads bit-exactly for resumption.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    sealed class Slot(string name, Parameter parameter, Tensor master, Tensor m, Tensor v)
+    {
+        public string Name = name; public Parameter Parameter = parameter; public Tensor Master = master; public Tensor M = m; public Tensor V = v;
+        public bool OwnsMaster => !ReferenceEquals(Master, Parameter);
+    }
+
+    readonly List<Slot> slots = [];
+    readonly double beta1, beta2, eps, weightDecay;
+    public int StepCount { get; private set; }
+
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0)
+    {
+        (this.beta1, this.beta2, this.eps, this.weightDecay) = (beta1, beta2, eps, weightDecay);
+        using var _ = no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            Tensor master = p.dtype == ScalarType.Float32 ? p : p.detach().to(ScalarType.Float32).DetachFromDisposeScope();
+            slots.Add(new Slot(name, p, master, zeros_like(master).DetachFromDisposeScope(), zeros_like(master).DetachFromDisposeScope()));
+        }
+    }
+
+    public IEnumerable<Parameter> Parameters => slots.Select(s => s.Parameter);
+
+    public void ZeroGrad() { foreach (var s in slots) s.Parameter.grad = null; }
+
+    /// <summary>L2 norm of all gradients together, in fp32 (NaN or inf when any gradient is).</summary>
+    public double GradNorm()
+    {
+        using var scope = NewDisposeScope();
+        var total = zeros(1, ScalarType.Float32);
+        foreach (var s in slots)
+            if (s.Parameter.grad is Tensor g) total += g.to(ScalarType.Float32).pow(2).sum();
+        return Math.Sqrt(total.item<float>());
+    }
+
+    /// <summary>Scales every gradient by <paramref name="factor"/> (clipping).</summary>
+    public void ScaleGrads(double factor)
+    {
+        using var _ = no_grad();
+        foreach (var s in slots) s.Parameter.grad?.mul_(factor);
+    }
+
+    public void Step(double lr)
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(beta1, StepCount), bc2 = 1 - Math.Pow(beta2, StepCount);
+        using var _ = no_grad();
+        foreach (var s in slots)
+        {
+            if (s.Parameter.grad is not Tensor grad) continue;
+            using var scope = NewDisposeScope();
+            var g = grad.to(ScalarType.Float32);
+            s.M.mul_(beta1).add_(g, 1 - beta1);
+            s.V.mul_(beta2).addcmul_(g, g, 1 - beta2);
+            if (weightDecay > 0 && s.Master.dim() >= 2) s.Master.mul_(1 - lr * weightDecay);
+            var denom = (s.V.sqrt() / Math.Sqrt(bc2)).add_(eps);
+            s.Master.addcdiv_(s.M, denom, -lr / bc1);
+            if (s.OwnsMaster) s.Parameter.copy_(s.Master);
+        }
+    }
+
+    public void Save(string path)
+    {
+        using var w = new BinaryWriter(File.Create(path));
+        w.Write("AdamW/1"); w.Write(StepCount); w.Write(slots.Count);
+        foreach (var s in slots)
+        {
+            w.Write(s.Name);
+            foreach (var t in new[] { s.Master, s.M, s.V }) TensorIO.Write(w, t);
+        }
+    }
+
+    /// <summary>Restores the state saved by <see cref="Save"/> and copies the master weights into the model.</summary>
+    public void Load(string path)
+    {
+        using var r = new BinaryReader(File.OpenRead(path));
+        if (r.ReadString() != "AdamW/1") throw new InvalidDataException($"{path}: not an AdamW state file");
+        StepCount = r.ReadInt32();
+        int n = r.ReadInt32();
+        if (n != slots.Count) throw new InvalidDataException($"{path}: {n} parameters, the model has {slots.Count}");
+        using var _ = no_grad();
+        foreach (var s in slots)
+        {
+            string name = r.ReadString();
+            if (name != s.Name) throw new InvalidDataException($"{path}: parameter '{name}' where '{s.Name}' was expected");
+            foreach (var t in new[] { s.Master, s.M, s.V }) TensorIO.ReadInto(r, t, path);
+            if (s.OwnsMaster) s.Parameter.copy_(s.Master);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in slots) { if (s.OwnsMaster) s.Master.Dispose(); s.M.Dispose(); s.V.Dispose(); }
+        slots.Clear();
+    }
+}
+
+/// <summary>Raw fp32 tensor bytes with their shape: exact round trips for optimiser state.</summary>
+static class TensorIO
+{
+    public static void Write(BinaryWriter w, Tensor t)
+    {
+        var shape = t.shape;
+        w.Write(shape.Length);
+        foreach (long d in shape) w.Write(d);
+        using var f = t.detach().to(ScalarType.Float32).contiguous();
+        var bytes = f.bytes;
+        w.Write(bytes.Length);
+        w.Write(bytes);
+    }
+
+    public static void ReadInto(BinaryReader r, Tensor target, string path)
+    {
+        var shape = new long[r.ReadInt32()];
+        for (int i = 0; i < shape.Length; i++) shape[i] = r.ReadInt64();
+        if (!shape.SequenceEqual(target.shape))
+            throw new InvalidDataException($"{path}: shape [{string.Join(",", shape)}] where [{string.Join(",", target.shape)}] was expected");
+        var bytes = r.ReadBytes(r.ReadInt32());
+        using var loaded = torch.zeros(shape, ScalarType.Float32);
+        loaded.bytes = bytes;
+        target.copy_(loaded);
+    }
+}

@@ -1,0 +1,41 @@
+using StepDpo.Torch.Model;
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch.Training;
+
+/// <summary>
+/// The training view of <see cref="CausalLM"/>: the same forward, but with <see cref="GradientCheckpointing"/> each
+/// decoder layer runs under <see cref="ActivationCheckpoint"/>. The rotary tables and the mask go to the checkpoint as
+/// explicit constants, because the model's own wrapper hook hands over a closure whose captured cos/sin are disposed
+/// with the forward's dispose scope, before backward recomputes the layer.
+/// </summary>
+public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientCheckpointable, IDisposable
+{
+    readonly Rotary rotary = new(model.Config);
+
+    public CausalLM Model => model;
+    public TorchSharp.torch.nn.Module Module => model;
+    public int VocabSize => model.VocabSize;
+    public bool GradientCheckpointing { get; set; }
+
+    public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
+    {
+        if (!GradientCheckpointing || !model.training || !is_grad_enabled()) return model.Forward(inputIds, positionIds, attentionMask);
+        using var scope = NewDisposeScope();
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        positionIds ??= arange(t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
+        // As CausalLM.Forward: every query sees itself, so padding rows never softmax over nothing.
+        Tensor? mask = attentionMask?.logical_or(eye(t, dtype: ScalarType.Bool, device: inputIds.device));
+        var (cos, sin) = rotary.CosSin(positionIds, model.DType);
+        var hidden = model.model.embed_tokens.forward(inputIds);
+        // Embedding output does not require grad when the embedding is frozen (LoRA); the checkpoint needs an input
+        // that does, so only then is it left as a plain call.
+        foreach (var layer in model.model.Layers)
+            hidden = mask is null
+                ? ActivationCheckpoint.Apply((h, c) => layer.Forward(h, c[0], c[1], null, null), hidden, cos, sin)
+                : ActivationCheckpoint.Apply((h, c) => layer.Forward(h, c[0], c[1], c[2], null), hidden, cos, sin, mask);
+        return scope.MoveToOuter(model.Logits(model.model.norm.forward(hidden)));
+    }
+
+    public void Dispose() => rotary.Dispose();
+}

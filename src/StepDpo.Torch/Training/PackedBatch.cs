@@ -1,0 +1,113 @@
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch.Training;
+
+/// <summary>
+/// One run of tokens inside a row. A segment sees itself causally and, whole, every segment on its parent chain (so two
+/// completions can share one prefix). Positions start at <see cref="PositionStart"/>, so a completion that follows a
+/// shared prefix continues the prefix's positions. Tokens from <see cref="ScoreFrom"/> on have their log-probability
+/// summed into score group <see cref="ScoreGroup"/> (-1: not scored); token 0 of a segment is predicted by the last token
+/// of its parent.
+/// </summary>
+public sealed record Segment(int[] Tokens, int PositionStart, int Parent = -1, int ScoreGroup = -1, int ScoreFrom = 0);
+
+/// <summary>
+/// Rows of segments turned into the tensors an <see cref="ICausalLM"/> takes (ids, positions, a boolean [B,1,T,T] mask)
+/// plus the gather indices that turn its logits into per-group sums of completion log-probabilities. Padding attends only
+/// to itself, so no softmax row is empty, and is never scored.
+/// </summary>
+public sealed class PackedBatch : IDisposable
+{
+    public required Tensor InputIds { get; init; }
+    public required Tensor PositionIds { get; init; }
+    public required Tensor AttentionMask { get; init; }
+    /// <summary>Flat index b*T+t of the logits row that predicts each scored token.</summary>
+    public required Tensor PredictorIndex { get; init; }
+    public required Tensor TargetIds { get; init; }
+    public required Tensor GroupIndex { get; init; }
+    public required int GroupCount { get; init; }
+    /// <summary>Scored tokens per group (for length-normalised losses and token-mean NLL).</summary>
+    public required int[] GroupTokenCounts { get; init; }
+    /// <summary>Non-padding tokens forwarded.</summary>
+    public required long RealTokens { get; init; }
+    public int Rows => (int)InputIds.shape[0];
+    public int Width => (int)InputIds.shape[1];
+
+    public static PackedBatch Build(IReadOnlyList<IReadOnlyList<Segment>> rows, int groupCount, Device? device = null)
+    {
+        int width = rows.Max(r => r.Sum(s => s.Tokens.Length));
+        int b = rows.Count;
+        var ids = new long[b * width];
+        var pos = new long[b * width];
+        var mask = new bool[b * width * width];
+        var predictor = new List<long>();
+        var target = new List<long>();
+        var group = new List<long>();
+        var counts = new int[groupCount];
+        long real = 0;
+        for (int r = 0; r < b; r++)
+        {
+            var segs = rows[r];
+            var offset = new int[segs.Count];
+            int o = 0;
+            for (int s = 0; s < segs.Count; s++) { offset[s] = o; o += segs[s].Tokens.Length; }
+            real += o;
+            long rowBase = (long)r * width;
+            for (int s = 0; s < segs.Count; s++)
+            {
+                var seg = segs[s];
+                if (seg.Parent >= s) throw new ArgumentException($"row {r} segment {s}: parent {seg.Parent} must come before it");
+                for (int k = 0; k < seg.Tokens.Length; k++)
+                {
+                    int q = offset[s] + k;
+                    ids[rowBase + q] = seg.Tokens[k];
+                    pos[rowBase + q] = seg.PositionStart + k;
+                    long maskRow = (rowBase + q) * width;
+                    Array.Fill(mask, true, (int)(maskRow + offset[s]), k + 1);
+                    for (int a = seg.Parent; a >= 0; a = segs[a].Parent)
+                        Array.Fill(mask, true, (int)(maskRow + offset[a]), segs[a].Tokens.Length);
+                    if (seg.ScoreGroup < 0 || k < seg.ScoreFrom) continue;
+                    int from;
+                    if (k > 0) from = q - 1;
+                    else if (seg.Parent >= 0 && segs[seg.Parent].Tokens.Length > 0) from = offset[seg.Parent] + segs[seg.Parent].Tokens.Length - 1;
+                    else throw new ArgumentException($"row {r} segment {s}: its first token has nothing to be predicted from");
+                    predictor.Add(rowBase + from);
+                    target.Add(seg.Tokens[k]);
+                    group.Add(seg.ScoreGroup);
+                    counts[seg.ScoreGroup]++;
+                }
+            }
+            for (int q = o; q < width; q++) mask[(rowBase + q) * width + q] = true; // padding sees itself only
+        }
+        device ??= CPU;
+        return new PackedBatch
+        {
+            InputIds = tensor(ids, [b, width], ScalarType.Int64).to(device),
+            PositionIds = tensor(pos, [b, width], ScalarType.Int64).to(device),
+            AttentionMask = tensor(mask, [b, 1, width, width]).to(device),
+            PredictorIndex = tensor(predictor.ToArray(), ScalarType.Int64).to(device),
+            TargetIds = tensor(target.ToArray(), ScalarType.Int64).to(device),
+            GroupIndex = tensor(group.ToArray(), ScalarType.Int64).to(device),
+            GroupCount = groupCount,
+            GroupTokenCounts = counts,
+            RealTokens = real,
+        };
+    }
+
+    /// <summary>Sum of log p(target | context) per group, float32 [G]; differentiable through <paramref name="logits"/>.
+    /// Only the rows that predict a scored token go through log_softmax, not the whole [B,T,V] tensor.</summary>
+    public Tensor GroupLogProbs(Tensor logits)
+    {
+        long vocab = logits.shape[^1];
+        using var rows = logits.reshape(-1, vocab).index_select(0, PredictorIndex).to(ScalarType.Float32);
+        using var logp = rows.log_softmax(-1);
+        using var picked = logp.gather(1, TargetIds.unsqueeze(1)).squeeze(1);
+        return zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, picked, 1.0);
+    }
+
+    public void Dispose()
+    {
+        InputIds.Dispose(); PositionIds.Dispose(); AttentionMask.Dispose();
+        PredictorIndex.Dispose(); TargetIds.Dispose(); GroupIndex.Dispose();
+    }
+}

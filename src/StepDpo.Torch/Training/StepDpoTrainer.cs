@@ -1,0 +1,145 @@
+using System.Security.Cryptography;
+using System.Text;
+using StepDpo.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch.Training;
+
+/// <summary>
+/// Step-DPO / DPO training of a policy against cached reference log-probs (no reference model in memory), with the
+/// shared-prefix layout, length-bucketed micro-batches and the machinery of <see cref="TrainingEngine"/>.
+/// </summary>
+public static class StepDpoTrainer
+{
+    /// <summary>Per-step metric names (TRL's), in CSV column order.</summary>
+    public static readonly string[] MetricNames =
+        ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", "nll_loss"];
+
+    /// <summary>
+    /// Trains <paramref name="policy"/> in place on the pairs and writes metrics, checkpoints (checkpoint-N/) and the final
+    /// model (final/) under <paramref name="outputDir"/>; resumes from the last checkpoint there. <paramref name="refs"/>
+    /// are the start model's log-probs in pair order; null computes them with the policy itself before the first step
+    /// (the policy is the start model then), so no second model is ever loaded. <paramref name="saveModel"/> writes the
+    /// policy into a directory (the stage binds the HF checkpoint writer; default: TorchSharp state dict model.dat).
+    /// With bfloat16 the policy is converted to bf16 weights and trained with fp32 master weights.
+    /// </summary>
+    public static TrainResult Train(ICausalLM policy, IReadOnlyList<TokenizedPair> pairs, ReferenceLogps? refs, TrainOptions opts,
+        string outputDir, Action<StepMetrics>? onStep = null, CancellationToken ct = default, Func<string, Task>? saveModel = null)
+    {
+        opts.Validate();
+        var lossType = DpoLoss.Parse(opts.Loss)!.Value;
+        if (pairs.Count == 0) throw new StepDpoException("train: no preference pairs to train on");
+        PrepareModel(policy, opts);
+        Directory.CreateDirectory(outputDir);
+        refs ??= ReferenceLogProbs.ComputeOrLoad(() => policy, pairs, Path.Combine(outputDir, ReferenceLogProbs.FileName),
+            "policy-at-start:" + ModelFingerprint(policy), "pretokenized", opts.MicroBatchSize, disposeReference: false, ct: ct);
+        if (refs.Count != pairs.Count)
+            throw new StepDpoException($"train: the reference log-probs cover {refs.Count} pairs, the data has {pairs.Count}");
+
+        using var lora = opts.Lora is null ? null : new LoraAdapters(policy.Module, opts.Lora, opts.Seed);
+        var (trainIdx, evalIdx) = BatchPlanner.Split(pairs.Count, opts.EvalFraction, opts.Seed);
+        var train = trainIdx.Select(i => pairs[i]).ToList();
+        var trainRefs = Subset(refs, trainIdx);
+
+        MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, bool backward)
+        {
+            using var scope = NewDisposeScope();
+            using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix);
+            var lp = SharedPrefixBatch.Forward(policy, batch);
+            Tensor pc = lp.Chosen, pr = lp.Rejected, refC = tensor(rc).to(ScalarType.Float32), refR = tensor(rr).to(ScalarType.Float32);
+            if (DpoLoss.UsesAverageLogProbs(lossType))
+            {
+                var nc = tensor(lp.ChosenTokens.Select(n => (float)n).ToArray());
+                var nr = tensor(lp.RejectedTokens.Select(n => (float)n).ToArray());
+                (pc, pr, refC, refR) = (pc / nc, pr / nr, refC / nc, refR / nr);
+            }
+            var output = DpoLoss.Compute(lossType, opts.Beta, opts.LabelSmoothing, pc, pr, refC, refR);
+            var loss = output.Losses.mean();
+            // RPO's SFT term: token-mean negative log-likelihood of the chosen completions.
+            var nll = -lp.Chosen.sum() / Math.Max(1, lp.ChosenTokens.Sum());
+            if (opts.RpoAlpha > 0) loss = loss + opts.RpoAlpha * nll;
+            if (backward) (loss * weight).backward();
+            var cr = output.ChosenRewards; var rj = output.RejectedRewards;
+            var sums = new Dictionary<string, double>
+            {
+                ["rewards/chosen"] = cr.sum().item<float>(),
+                ["rewards/rejected"] = rj.sum().item<float>(),
+                ["rewards/accuracies"] = (cr > rj).to(ScalarType.Float32).sum().item<float>(),
+                ["rewards/margins"] = (cr - rj).sum().item<float>(),
+                ["logps/chosen"] = lp.Chosen.sum().item<float>(),
+                ["logps/rejected"] = lp.Rejected.sum().item<float>(),
+                ["nll_loss"] = nll.item<float>() * batchPairs.Count,
+            };
+            return new MicroResult(loss.item<float>() * weight, batch.RealTokens, batchPairs.Count, sums);
+        }
+
+        var engine = new TrainingEngine
+        {
+            Model = policy,
+            Options = opts,
+            OutputDirectory = outputDir,
+            Trainable = lora?.Parameters ?? policy.Module.named_parameters().Where(p => p.parameter.requires_grad).ToList(),
+            Lengths = train.Select(p => opts.SharedPrefix ? p.SharedLength : p.FullLength).ToList(),
+            WeightOf = batch => batch.Length,
+            RunMicroStep = (batch, weight) => Step(batch.Select(i => train[i]).ToList(),
+                batch.Select(i => trainRefs.Chosen[i]).ToArray(), batch.Select(i => trainRefs.Rejected[i]).ToArray(), weight, backward: true),
+            Evaluate = evalIdx.Length == 0 ? null : () => Evaluate(evalIdx),
+            MetricNames = MetricNames,
+            EvalMetricNames = MetricNames,
+            SaveModel = saveModel ?? (dir => { policy.Module.save(Path.Combine(dir, "model.dat")); return Task.CompletedTask; }),
+            BeforeFinalSave = lora is null ? null : lora.Merge,
+            AfterBackward = lora is null ? null : lora.ProjectGradients,
+            AfterUpdate = lora is null ? null : lora.Refresh,
+            OnStep = onStep,
+            DataKey = refs.Key + ":" + Fingerprint(train),
+        };
+        return engine.Run(ct);
+
+        IReadOnlyDictionary<string, double> Evaluate(int[] idx)
+        {
+            var totals = new Dictionary<string, double>();
+            double loss = 0;
+            for (int s = 0; s < idx.Length; s += opts.MicroBatchSize)
+            {
+                var chunk = idx.Skip(s).Take(opts.MicroBatchSize).ToArray();
+                var r = Step(chunk.Select(i => pairs[i]).ToList(), chunk.Select(i => refs.Chosen[i]).ToArray(),
+                    chunk.Select(i => refs.Rejected[i]).ToArray(), (double)chunk.Length / idx.Length, backward: false);
+                loss += r.WeightedLoss;
+                foreach (var (k, v) in r.Sums) totals[k] = totals.GetValueOrDefault(k) + v / idx.Length;
+            }
+            totals["loss"] = loss;
+            return totals;
+        }
+    }
+
+    /// <summary>Puts the model in the training dtype. Called by the trainers; public so the reference pass of a stage
+    /// can run in the same dtype as training (a bf16 policy against fp32 reference log-probs would show a spurious
+    /// reward at step 0).</summary>
+    public static void PrepareModel(ICausalLM model, TrainOptions opts)
+    {
+        var dtype = TrainDtype.Parse(opts.Dtype)!.Value;
+        if (model.Module.parameters().Any(p => p.dtype != dtype)) model.Module.to(dtype);
+    }
+
+    static ReferenceLogps Subset(ReferenceLogps refs, int[] idx) => new(refs.Key,
+        idx.Select(i => refs.Chosen[i]).ToArray(), idx.Select(i => refs.Rejected[i]).ToArray(),
+        idx.Select(i => refs.ChosenTokens[i]).ToArray(), idx.Select(i => refs.RejectedTokens[i]).ToArray());
+
+    internal static string Fingerprint(IEnumerable<TokenizedPair> pairs) =>
+        ReferenceLogProbs.CacheKey(pairs.ToList(), "", "")[..16];
+
+    /// <summary>SHA-256 over parameter names and bytes: identifies a start model when no checkpoint id is given.</summary>
+    public static string ModelFingerprint(ICausalLM model)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (name, p) in model.Module.named_parameters())
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(name + ":" + p.dtype + ":"));
+            using var c = p.detach().contiguous();
+            sha.AppendData(c.bytes);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
+    }
+}

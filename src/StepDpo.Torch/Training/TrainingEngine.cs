@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using StepDpo.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace StepDpo.Torch.Training;
+
+/// <summary>What one micro-batch contributed: its share of the step loss (already weighted), forwarded tokens, and sums
+/// of per-example metrics over <see cref="Examples"/> examples.</summary>
+public sealed record MicroResult(double WeightedLoss, long Tokens, int Examples, IReadOnlyDictionary<string, double> Sums);
+
+/// <summary>A finished run: where the final model is, the last step's metrics, and the last evaluation.</summary>
+public sealed record TrainResult(string FinalDirectory, int Steps, StepMetrics? LastStep, StepMetrics? LastEval);
+
+/// <summary>The run diverged: a loss or gradient was NaN or infinite. The last good checkpoint is left untouched.</summary>
+public sealed class TrainingDivergedException(string message) : StepDpoException(message);
+
+/// <summary>
+/// The optimisation loop shared by <see cref="StepDpoTrainer"/> and <see cref="SftTrainer"/>: epochs of bucketed
+/// micro-batches, gradient accumulation to the global batch (each micro-batch weighted by its share of the step's
+/// examples or tokens, so the step loss is the global-batch mean), gradient-norm clipping, AdamW with the scheduled
+/// learning rate, metrics, periodic evaluation, checkpoints and resumption.
+/// A checkpoint (checkpoint-N/) holds the model as the bound writer saves it, the optimiser state (fp32 master weights
+/// and moments of every trainable parameter, so it alone restores the trained weights bit-exactly), the torch RNG state
+/// and the step; the data order is a function of (seed, epoch), so the step fixes the position in the data.
+/// </summary>
+public sealed class TrainingEngine
+{
+    public delegate MicroResult MicroStep(int[] examples, double weight);
+    public delegate IReadOnlyDictionary<string, double> Evaluation();
+
+    public required ICausalLM Model { get; init; }
+    public required TrainOptions Options { get; init; }
+    public required string OutputDirectory { get; init; }
+    /// <summary>Parameters to train (all of the model, or LoRA adapters).</summary>
+    public required IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; init; }
+    /// <summary>Length of each training example, for bucketing.</summary>
+    public required IReadOnlyList<int> Lengths { get; init; }
+    /// <summary>Weight of a micro-batch in its step (examples for DPO, completion tokens for SFT).</summary>
+    public required Func<int[], double> WeightOf { get; init; }
+    public required MicroStep RunMicroStep { get; init; }
+    public Evaluation? Evaluate { get; init; }
+    /// <summary>Metric names of a training step, in CSV column order (engine-level names are added).</summary>
+    public required IReadOnlyList<string> MetricNames { get; init; }
+    public IReadOnlyList<string> EvalMetricNames { get; init; } = [];
+    /// <summary>Writes the model (Hugging Face checkpoint when bound by the stage) into a directory.</summary>
+    public required Func<string, Task> SaveModel { get; init; }
+    /// <summary>Runs after the last step, before the final model is written (LoRA merges its adapters here).</summary>
+    public Action? BeforeFinalSave { get; init; }
+    /// <summary>Runs after the step's backward passes, before the gradient norm (LoRA projects its gradients here).</summary>
+    public Action? AfterBackward { get; init; }
+    /// <summary>Runs after each optimiser step and after a resume (LoRA rebuilds the adapted weights here).</summary>
+    public Action? AfterUpdate { get; init; }
+    public Action<StepMetrics>? OnStep { get; init; }
+    /// <summary>Identity of the training data; a checkpoint of other data is not resumed.</summary>
+    public required string DataKey { get; init; }
+
+    public static readonly string[] EngineMetricNames = ["grad_norm", "learning_rate", "tokens_per_second"];
+
+    public TrainResult Run(CancellationToken ct)
+    {
+        Directory.CreateDirectory(OutputDirectory);
+        int perEpoch = BatchPlanner.Plan(Lengths, Options.MicroBatchSize, Options.Seed, 0).Count;
+        if (perEpoch == 0) throw new StepDpoException("train: no training examples left after the evaluation split");
+        int stepsPerEpoch = (perEpoch + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps;
+        int total = stepsPerEpoch * Options.Epochs;
+        var schedule = LrSchedule.From(Options, total);
+        using var optimizer = new AdamW(Trainable, Options.AdamBeta1, Options.AdamBeta2, Options.AdamEpsilon, Options.WeightDecay);
+
+        random.manual_seed(Options.Seed);
+        var (startStep, resumedFrom) = Resume(optimizer);
+        if (startStep > 0) AfterUpdate?.Invoke();
+        var log = new MetricsLog(OutputDirectory, [.. MetricNames, .. EngineMetricNames], EvalMetricNames.Select(n => "eval_" + n), startStep);
+        if (Model is IGradientCheckpointable gc) gc.GradientCheckpointing = Options.GradientCheckpointing;
+
+        var clock = Stopwatch.StartNew();
+        StepMetrics? last = null, lastEval = null;
+        List<int[]>? plan = null;
+        int planEpoch = -1;
+        string? lastCheckpoint = resumedFrom;
+        for (int step = startStep; step < total; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            int epoch = step / stepsPerEpoch;
+            if (epoch != planEpoch) { plan = BatchPlanner.Plan(Lengths, Options.MicroBatchSize, Options.Seed, epoch); planEpoch = epoch; }
+            int first = step % stepsPerEpoch * Options.GradientAccumulationSteps;
+            var micro = plan!.Skip(first).Take(Options.GradientAccumulationSteps).ToList();
+            double totalWeight = micro.Sum(WeightOf);
+
+            var stepClock = Stopwatch.StartNew();
+            Model.Module.train();
+            optimizer.ZeroGrad();
+            double loss = 0; long tokens = 0; int examples = 0;
+            var sums = new Dictionary<string, double>();
+            foreach (var batch in micro)
+            {
+                var r = GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight));
+                loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
+                foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
+            }
+            AfterBackward?.Invoke();
+            double epochProgress = (double)(step + 1) / stepsPerEpoch;
+            if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
+            double gradNorm = optimizer.GradNorm();
+            if (!double.IsFinite(gradNorm)) Diverged("gradient norm", gradNorm, step, epochProgress, lastCheckpoint);
+            if (Options.MaxGradNorm > 0 && gradNorm > Options.MaxGradNorm) optimizer.ScaleGrads(Options.MaxGradNorm / (gradNorm + 1e-6));
+            double lr = schedule.At(step);
+            optimizer.Step(lr);
+            optimizer.ZeroGrad();
+            AfterUpdate?.Invoke();
+            stepClock.Stop();
+
+            var values = new Dictionary<string, double> { ["loss"] = loss };
+            foreach (var (k, v) in sums) values[k] = v / Math.Max(1, examples);
+            values["grad_norm"] = gradNorm;
+            values["learning_rate"] = lr;
+            values["tokens_per_second"] = tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds);
+            var elapsed = clock.Elapsed;
+            var eta = TimeSpan.FromSeconds(elapsed.TotalSeconds / (step + 1 - startStep) * (total - step - 1));
+            last = new StepMetrics(step + 1, total, epochProgress, values, elapsed, eta);
+            log.Append(last);
+            OnStep?.Invoke(last);
+
+            bool end = step + 1 == total;
+            if (Evaluate is not null && (end || Options.EvalSteps > 0 && (step + 1) % Options.EvalSteps == 0))
+            {
+                lastEval = RunEvaluation(step + 1, total, epochProgress, clock.Elapsed, eta);
+                log.Append(lastEval);
+                OnStep?.Invoke(lastEval);
+            }
+            if (end || Options.SaveSteps > 0 && (step + 1) % Options.SaveSteps == 0)
+                lastCheckpoint = SaveCheckpoint(step + 1, optimizer);
+        }
+
+        BeforeFinalSave?.Invoke();
+        string final = Path.Combine(OutputDirectory, "final");
+        WriteAtomically(final, dir => SaveModel(dir).GetAwaiter().GetResult());
+        return new TrainResult(final, total, last, lastEval);
+    }
+
+    StepMetrics RunEvaluation(int step, int total, double epoch, TimeSpan elapsed, TimeSpan eta)
+    {
+        Model.Module.eval();
+        IReadOnlyDictionary<string, double> values;
+        using (no_grad()) values = GuardMemory(() => Evaluate!());
+        Model.Module.train();
+        return new StepMetrics(step, total, epoch, values.ToDictionary(kv => "eval_" + kv.Key, kv => kv.Value), elapsed, eta, IsEval: true);
+    }
+
+    static T GuardMemory<T>(Func<T> run)
+    {
+        try { return run(); }
+        catch (Exception e) when (e is OutOfMemoryException || e is ExternalException && IsOutOfMemory(e.Message))
+        {
+            throw new StepDpoException("train: out of memory during forward/backward; lower 'micro_batch_size' (raise " +
+                "'gradient_accumulation_steps' to keep the global batch), lower 'max_length' / 'max_prompt_length', or set " +
+                "'gradient_checkpointing: true'", e);
+        }
+    }
+
+    static bool IsOutOfMemory(string message) =>
+        message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) ||
+        message.Contains("can't allocate memory", StringComparison.OrdinalIgnoreCase) ||
+        message.Contains("Tried to allocate", StringComparison.OrdinalIgnoreCase);
+
+    static void Diverged(string what, double value, int step, double epoch, string? lastCheckpoint) =>
+        throw new TrainingDivergedException(
+            $"train: {what} is {value} at step {step + 1} (epoch {epoch:0.##}); stopped without saving. " +
+            (lastCheckpoint is null ? "No checkpoint was written before it. " : $"Last good checkpoint: {lastCheckpoint}. ") +
+            "Lower 'learning_rate' or 'beta', set 'max_grad_norm', or check the data.");
+
+    // ---- checkpoints -------------------------------------------------------------------------------------------
+
+    const string StateFile = "trainer_state.json";
+    const string OptimizerFile = "optimizer.bin";
+
+    sealed record TrainerState(int Step, int Seed, string DataKey, string TrajectoryKey, string RngState);
+
+    /// <summary>Options that change the trajectory; a checkpoint written under others is not resumed.</summary>
+    string TrajectoryKey => JsonSerializer.Serialize(Options with { SaveSteps = 0, SaveTotalLimit = 1, EvalSteps = 0 });
+
+    string SaveCheckpoint(int step, AdamW optimizer)
+    {
+        string dir = Path.Combine(OutputDirectory, $"checkpoint-{step}");
+        WriteAtomically(dir, tmp =>
+        {
+            SaveModel(tmp).GetAwaiter().GetResult();
+            optimizer.Save(Path.Combine(tmp, OptimizerFile));
+            using var rng = random.get_rng_state();
+            var state = new TrainerState(step, Options.Seed, DataKey, TrajectoryKey, Convert.ToBase64String(rng.bytes.ToArray()));
+            File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
+        });
+        foreach (var old in Checkpoints().SkipLast(Options.SaveTotalLimit)) Directory.Delete(old.Dir, recursive: true);
+        return dir;
+    }
+
+    /// <summary>Writes into dir.tmp, then renames, so a kill mid-write never leaves a half checkpoint that looks whole.</summary>
+    static void WriteAtomically(string dir, Action<string> write)
+    {
+        string tmp = dir + ".tmp";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        write(tmp);
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        Directory.Move(tmp, dir);
+    }
+
+    IEnumerable<(int Step, string Dir)> Checkpoints() =>
+        Directory.EnumerateDirectories(OutputDirectory, "checkpoint-*")
+            .Select(d => (Ok: int.TryParse(Path.GetFileName(d)["checkpoint-".Length..], out int s), Step: s, Dir: d))
+            .Where(c => c.Ok && File.Exists(Path.Combine(c.Dir, StateFile)))
+            .OrderBy(c => c.Step).Select(c => (c.Step, c.Dir));
+
+    (int Step, string? Dir) Resume(AdamW optimizer)
+    {
+        if (!Checkpoints().Any()) return (0, null);
+        var (step, dir) = Checkpoints().Last();
+        string statePath = Path.Combine(dir, StateFile);
+        var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
+                    ?? throw new StepDpoException($"{statePath}: empty trainer state");
+        if (state.DataKey != DataKey)
+            throw new StepDpoException($"{statePath}: key 'DataKey': the checkpoint was trained on other data; delete {OutputDirectory} to start over");
+        if (state.TrajectoryKey != TrajectoryKey)
+            throw new StepDpoException($"{statePath}: key 'TrajectoryKey': the checkpoint was written with other train options; delete {OutputDirectory} to start over");
+        try { optimizer.Load(Path.Combine(dir, OptimizerFile)); }
+        catch (InvalidDataException e) { throw new StepDpoException(e.Message, e); }
+        using var rng = random.get_rng_state();
+        rng.bytes = Convert.FromBase64String(state.RngState);
+        random.set_rng_state(rng);
+        return (step, dir);
+    }
+}

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+
+namespace StepDpo.Cli.Tests;
+
+/// <summary>Runs the real built tool (stepdpo.dll next to the tests) as a child process.</summary>
+public static class Cli
+{
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "stepdpo.dll");
+
+    public static string RepoRoot { get; } = FindRepo();
+
+    static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "StepDpo.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static Result Run(string workingDirectory, params string[] args) => Exec("dotnet", workingDirectory, new[] { Dll }.Concat(args));
+
+    public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 300_000)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["CI"] = "true";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', args)}"); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>A temp workspace holding a copy of the repo's experiments (so artifacts never touch the repo).</summary>
+    public static string TempWorkspace()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "stepdpo-cli-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(root, "experiments"));
+        foreach (var f in Directory.GetFiles(Path.Combine(RepoRoot, "experiments"), "*.yaml"))
+            File.Copy(f, Path.Combine(root, "experiments", Path.GetFileName(f)));
+        return root;
+    }
+}

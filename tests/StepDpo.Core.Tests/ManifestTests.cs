@@ -1,0 +1,141 @@
+using StepDpo.Core.Manifests;
+
+namespace StepDpo.Core.Tests;
+
+public class ManifestTests
+{
+    const string Minimal = "name: t\nmodel:\n  path: some/model\n  template: alpaca\n";
+
+    static ManifestException Fails(TempWorkspace ws, string yaml, params string[] sets)
+    {
+        ws.Write("experiments/x.yaml", yaml);
+        return Assert.Throws<ManifestException>(() => ManifestLoader.Load("x", ws.Workspace, sets));
+    }
+
+    [Fact]
+    public void Unknown_key_names_file_line_column_and_suggests_the_right_key()
+    {
+        using var ws = new TempWorkspace();
+        var e = Fails(ws, Minimal + "train:\n  learning_rat: 0.1\n");
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal("experiments/x.yaml:6:3: unknown key 'train.learning_rat'; did you mean 'learning_rate'?",
+            problem.Replace(ws.Root + "/", ""));
+    }
+
+    [Fact]
+    public void Wrong_type_names_key_path_and_expected_type()
+    {
+        using var ws = new TempWorkspace();
+        var e = Fails(ws, Minimal + "train:\n  beta: high\n  epochs: [1]\nsample:\n  n: \"4\"\n");
+        Assert.Equal(3, e.Problems.Count);
+        Assert.EndsWith("x.yaml:6:9: 'train.beta': expected a number, got 'high'", e.Problems[0]);
+        Assert.EndsWith("x.yaml:7:11: 'train.epochs': expected a number, got a list", e.Problems[1]);
+        Assert.EndsWith("x.yaml:9:6: 'sample.n': expected an integer, got '4'", e.Problems[2]);
+    }
+
+    [Fact]
+    public void Values_outside_their_set_or_range_are_rejected_with_a_hint()
+    {
+        using var ws = new TempWorkspace();
+        var e = Fails(ws, Minimal + "train:\n  loss: sigmod\n  warmup_ratio: 1.5\n");
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.loss': 'sigmod' is not one of: sigmoid, ipo, hinge, robust; did you mean 'sigmoid'?"));
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.warmup_ratio': 1.5 is out of range [0, 1]"));
+    }
+
+    [Fact]
+    public void Missing_required_keys_and_cross_field_rules_are_reported()
+    {
+        using var ws = new TempWorkspace();
+        var e = Fails(ws, "model:\n  template: alpaca\n");
+        Assert.Contains(e.Problems, p => p.Contains("missing required key 'name'"));
+        Assert.Contains(e.Problems, p => p.Contains("set exactly one of model.path"));
+    }
+
+    [Fact]
+    public void Yaml_syntax_errors_are_located()
+    {
+        using var ws = new TempWorkspace();
+        var e = Fails(ws, "name: t\nmodel: [unclosed\n");
+        Assert.Matches(@"x\.yaml:\d+:\d+: invalid YAML", e.Message);
+    }
+
+    [Fact]
+    public void Extends_deep_merges_and_set_overrides_last()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/base.yaml", Minimal + "train:\n  beta: 0.5\n  epochs: 8\nsample:\n  n: 2\n");
+        ws.Write("experiments/child.yaml", "extends: base.yaml\nname: child\ntrain:\n  beta: 0.4\n");
+        var r = ManifestLoader.Load("child", ws.Workspace, new[] { "sample.n=7", "train.lora.rank=8" });
+        Assert.Equal("child", r.Manifest.Name);
+        Assert.Equal(0.4, r.Manifest.Train.Beta);
+        Assert.Equal(8, r.Manifest.Train.Epochs);      // kept from base
+        Assert.Equal(7, r.Manifest.Sample.N);          // --set
+        Assert.Equal(8, r.Manifest.Train.Lora!.Rank);  // --set creates the section
+        Assert.Equal("some/model", r.Manifest.Model.Path);
+        Assert.Equal(2, r.Files.Count);
+    }
+
+    [Fact]
+    public void Extends_cycles_and_missing_bases_are_errors()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/a.yaml", "extends: b.yaml\nname: a\n");
+        ws.Write("experiments/b.yaml", "extends: a.yaml\nname: b\n");
+        Assert.Contains("cycle", Assert.Throws<ManifestException>(() => ManifestLoader.Load("a", ws.Workspace)).Message);
+        ws.Write("experiments/c.yaml", "extends: nope.yaml\nname: c\n");
+        Assert.Contains("c.yaml:1:10: 'extends' names nope.yaml, which does not exist",
+            Assert.Throws<ManifestException>(() => ManifestLoader.Load("c", ws.Workspace)).Message);
+    }
+
+    [Fact]
+    public void Set_errors_point_at_the_override()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/x.yaml", Minimal);
+        var e = Assert.Throws<ManifestException>(() => ManifestLoader.Load("x", ws.Workspace, new[] { "train.bta=1" }));
+        Assert.Equal("--set train.bta=1: unknown key 'train.bta'; did you mean 'beta'?", e.Message);
+        Assert.Contains("expected KEY=VALUE", Assert.Throws<ManifestException>(() => ManifestLoader.Load("x", ws.Workspace, new[] { "train.beta" })).Message);
+    }
+
+    [Fact]
+    public void Null_clears_optional_values()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/x.yaml", Minimal + "pairs:\n  from: some/pairs\n");
+        Assert.Null(ManifestLoader.Load("x", ws.Workspace, new[] { "pairs.from=null" }).Manifest.Pairs.From);
+    }
+
+    [Fact]
+    public void Unknown_experiment_suggests_a_close_name()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/qwen2-72b.yaml", Minimal);
+        var e = Assert.Throws<ManifestException>(() => ManifestLoader.Load("qwen2-27b", ws.Workspace));
+        Assert.Contains("did you mean 'qwen2-72b'?", e.Message);
+    }
+
+    public static IEnumerable<object[]> Shipped() =>
+        new Workspace(Repo.Root).ExperimentNames().Select(n => new object[] { n });
+
+    [Theory]
+    [MemberData(nameof(Shipped))]
+    public void Every_shipped_experiment_resolves_to_its_snapshot(string name)
+    {
+        var r = ManifestLoader.Load(name, new Workspace(Repo.Root));
+        Snapshooter.Xunit.Snapshot.Match(ManifestWriter.ToYaml(r.Manifest), Snapshooter.Xunit.Snapshot.FullName(new Snapshooter.SnapshotNameExtension(name)));
+    }
+
+    [Fact]
+    public void The_paper_runs_carry_the_published_recipe()
+    {
+        var ws = new Workspace(Repo.Root);
+        var m = ManifestLoader.Load("qwen2-72b", ws).Manifest;
+        Assert.Equal("qwen2-boxed", m.Model.Template);
+        Assert.Equal(128, m.Train.PerDeviceBatchSize * m.Train.GradientAccumulationSteps * m.Train.NumDevices);
+        Assert.Equal(5e-7, m.Train.LearningRate);
+        Assert.Equal(0.708, m.Expect["trained.math.accuracy"].Value);
+        var sft7 = ManifestLoader.Load("qwen2-7b-sft", ws).Manifest;
+        Assert.Equal(("alpaca", 0.5, 8.0, 128), (sft7.Model.Template, sft7.Train.Beta, sft7.Train.Epochs,
+            sft7.Train.PerDeviceBatchSize * sft7.Train.GradientAccumulationSteps * sft7.Train.NumDevices));
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.RegularExpressions;
+using Snapshooter.Xunit;
+using StepDpo.Stages.Evaluation;
+using StepDpo.Stages.Report;
+using StepDpo.Stages.Tests.Evaluation;
+
+namespace StepDpo.Stages.Tests.Report;
+
+public class ReportMarkdownTests
+{
+    private static ReportData Fixture()
+    {
+        var summary = SummaryTests.Fixture();
+        var sftRows = Enumerable.Range(1, 40).Select(s => new MetricsRow(s * 10,
+            new Dictionary<string, double> { ["loss"] = 2.5 / Math.Sqrt(s), ["learning_rate"] = 1e-3 })).ToList();
+        return new ReportData(
+            Experiment: "tiny",
+            Summary: summary,
+            Funnel: new PipelineFunnel(Problems: 2000, Samples: 8000, Wrong: 3100, Located: 3050, Rectified: 1900, Pairs: 2650),
+            Training:
+            [
+                new TrainingRun("SFT", [new("lr", "0.001"), new("epochs", "3"), new("batch_size", "64")], sftRows, TimeSpan.FromSeconds(200)),
+                new TrainingRun("Step-DPO", [new("beta", "0.5"), new("lr", "5e-6"), new("loss", "sigmoid")], ReportPlotsTests.DpoMetrics()),
+            ],
+            Images: [],
+            ManifestYaml: "experiment: tiny\nseed: 1\nmodel:\n  layers: 4\n  d_model: 128\n",
+            Expectations: ExpectGate.Check(summary, [
+                new Expectation("delta.math.accuracy", Min: 0.1),
+                new Expectation("comparison.math.mcnemar_p", Max: 0.05),
+            ]),
+            Finished: new DateTimeOffset(2026, 11, 28, 18, 0, 0, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void Markdown_of_a_fixed_run() => Snapshot.Match(ReportMarkdown.Render(Fixture() with
+    {
+        Images = [new ReportImage("Accuracy before and after", "plots/accuracy.png")],
+    }));
+
+    [Fact]
+    public void Headline_states_the_change_the_counts_and_the_p_value()
+    {
+        string md = ReportMarkdown.Render(Fixture());
+        Assert.Contains("- **math** (20 problems): 40.0% → 65.0% (+25.0 points); trained alone solved 6, start alone solved 1; " +
+                        "exact McNemar p = 0.125, not significant at the 5% level.", md);
+        Assert.Contains("| wrong | samples with a wrong final answer | 3,100 | 38.8% |", md);
+        Assert.Contains("**1 of 2 expectations failed.**", md);
+    }
+
+    [Fact]
+    public void Without_a_comparison_the_page_says_so_and_omits_empty_sections()
+    {
+        var single = new SummaryBuilder().Add(new ProblemOutcome("start", "gsm8k", "g1", true)).Build();
+        string md = ReportMarkdown.Render(new ReportData("solo", single, null, [], []));
+        Assert.Contains("no before/after comparison", md);
+        Assert.DoesNotContain("## Preference data", md);
+        Assert.DoesNotContain("## Plots", md);
+        Assert.DoesNotContain("by level", md);
+    }
+
+    [Fact]
+    public void Writer_creates_the_plots_the_page_links_to()
+    {
+        string dir = Directory.CreateTempSubdirectory("stepdpo-report-").FullName;
+        try
+        {
+            string path = ReportRenderer.Write(dir, Fixture());
+            string md = File.ReadAllText(path);
+            var links = Regex.Matches(md, @"!\[[^\]]*\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToList();
+            Assert.Equal(
+            [
+                "plots/accuracy.png", "plots/math_by_level.png", "plots/math_by_subject.png",
+                "plots/sft_loss.png", "plots/step_dpo_loss.png", "plots/step_dpo_reward_margins.png", "plots/step_dpo_reward_accuracy.png",
+            ], links);
+            Assert.All(links, l => Assert.True(File.Exists(Path.Combine(dir, l)), l));
+            Assert.Equal(["report.md"], Directory.GetFiles(dir).Select(Path.GetFileName));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
