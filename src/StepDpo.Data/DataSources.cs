@@ -26,10 +26,37 @@ public static class DataSources
         return spec.Limit is { } limit ? problems.Take(limit) : problems;
     }
 
+    public const string HubPrefix = "hf://";
+
+    /// <summary>"hf://owner/name@revision/path/in/repo#sha256" (the #sha256 part optional): the file from
+    /// the Hugging Face hub (endpoint $HF_ENDPOINT or huggingface.co), through the local cache.</summary>
+    public static HubFile ParseHubPath(string path)
+    {
+        var rest = path[HubPrefix.Length..];
+        string? sha = null;
+        int hash = rest.LastIndexOf('#');
+        if (hash >= 0) { sha = rest[(hash + 1)..]; rest = rest[..hash]; }
+        int at = rest.IndexOf('@');
+        int slash = at < 0 ? -1 : rest.IndexOf('/', at);
+        if (at <= 0 || slash < 0 || slash == rest.Length - 1)
+            throw new StepDpoException($"hub path must be hf://owner/name@revision/path/in/repo[#sha256], got '{path}'");
+        return new HubFile(rest[..at], rest[(at + 1)..slash], rest[(slash + 1)..], sha);
+    }
+
+    private static string DownloadFromHub(string path)
+    {
+        var file = ParseHubPath(path);
+        var endpoint = Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } e ? e : "https://huggingface.co";
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
+        try { return new HubDownloader(http, HubDownloader.DefaultCacheDirectory, endpoint).DownloadAsync(file).GetAwaiter().GetResult(); }
+        catch (HttpRequestException ex) { throw new StepDpoException($"download {path}: {ex.Message} (offline? the partial file is kept and resumes next time)", ex); }
+    }
+
     /// <summary>The file or folder to read: the given path, or for a named benchmark with an empty
     /// path, its shared copy.</summary>
     public static string ResolvePath(DataSpec spec)
     {
+        if (spec.Path.StartsWith(HubPrefix, StringComparison.Ordinal)) return DownloadFromHub(spec.Path);
         if (!string.IsNullOrWhiteSpace(spec.Path))
         {
             if (!File.Exists(spec.Path) && !Directory.Exists(spec.Path))

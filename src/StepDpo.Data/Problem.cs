@@ -13,7 +13,8 @@ public sealed record Problem(
 
 /// <summary>What to load. <paramref name="Source"/>: gsm8k | math | math500 | qwen25:&lt;set&gt; |
 /// jsonl | stepdpo-pairs. An empty <paramref name="Path"/> resolves a named benchmark to the copy
-/// under shared/data (see <see cref="SharedData"/>). <paramref name="Fields"/> maps our names
+/// under shared/data (see <see cref="SharedData"/>); "hf://owner/name@revision/path[#sha256]"
+/// downloads from the Hugging Face hub into the local cache. <paramref name="Fields"/> maps our names
 /// (id, question, answer, solution, level, subject) to the file's field names for "jsonl"; when
 /// only "solution" is mapped, the answer is the solution's last \boxed{}.</summary>
 public sealed record DataSpec(string Source, string Path, int? Limit = null, IReadOnlyDictionary<string, string>? Fields = null);

@@ -45,6 +45,12 @@ public sealed class HubDownloaderTests : IDisposable
             try { ctx = await _listener.GetContextAsync(); } catch { return; }
             Interlocked.Increment(ref _requests);
             var res = ctx.Response;
+            if (ctx.Request.Url!.AbsolutePath == "/datasets/owner/set/resolve/abc123/gsm8k.jsonl")
+            {
+                await res.OutputStream.WriteAsync(Gsm8kBytes);
+                res.Close();
+                continue;
+            }
             if (ctx.Request.Url!.AbsolutePath != "/datasets/owner/set/resolve/abc123/data/test.jsonl")
             {
                 res.StatusCode = 404;
@@ -130,6 +136,31 @@ public sealed class HubDownloaderTests : IDisposable
         await Assert.ThrowsAsync<StepDpoException>(() => d.DownloadAsync(new HubFile("owner/set", "", "x")));
         await Assert.ThrowsAsync<StepDpoException>(() => d.DownloadAsync(new HubFile("noslash", "abc", "x")));
         await Assert.ThrowsAsync<StepDpoException>(() => d.DownloadAsync(new HubFile("owner/set", "abc", "x", "beef")));
+    }
+
+    private static readonly byte[] Gsm8kBytes = System.Text.Encoding.UTF8.GetBytes(
+        "{\"question\": \"1+1?\", \"answer\": \"1+1=2\\n#### 2\"}\n{\"question\": \"2+2?\", \"answer\": \"#### 4\"}\n");
+
+    [Fact]
+    public void DataSourcesLoadFromTheHubThroughTheCache()
+    {
+        var sha = Convert.ToHexStringLower(SHA256.HashData(Gsm8kBytes));
+        var saved = (Environment.GetEnvironmentVariable("HF_ENDPOINT"), Environment.GetEnvironmentVariable("STEPDPO_CACHE"));
+        try
+        {
+            Environment.SetEnvironmentVariable("HF_ENDPOINT", _endpoint);
+            Environment.SetEnvironmentVariable("STEPDPO_CACHE", _tmp.Root);
+            var spec = new DataSpec("gsm8k", $"hf://owner/set@abc123/gsm8k.jsonl#{sha}");
+            Assert.Equal(["2", "4"], DataSources.Load(spec).Select(p => p.Answer));
+            Assert.StartsWith(_tmp.Root, DataSources.ResolvePath(spec));
+            Assert.Throws<StepDpoException>(() => DataSources.ParseHubPath("hf://owner/set/gsm8k.jsonl"));
+            Assert.Equal(new HubFile("a/b", "rev", "x/y.jsonl", null), DataSources.ParseHubPath("hf://a/b@rev/x/y.jsonl"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HF_ENDPOINT", saved.Item1);
+            Environment.SetEnvironmentVariable("STEPDPO_CACHE", saved.Item2);
+        }
     }
 
     public void Dispose()

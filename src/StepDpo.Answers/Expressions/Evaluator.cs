@@ -103,7 +103,8 @@ internal static class Evaluator
                 var n = a[0].Numerator; var k = a[1].Numerator;
                 if (k.Sign < 0 || n.Sign < 0 || k > n) return k.Sign < 0 || (n.Sign >= 0 && k > n) ? BigRational.Zero : null;
                 if (k > n - k) k = n - k;
-                if (k > 5000) return null;
+                // The result has about k * log2(n) bits: refuse what would not fit before computing it.
+                if (k > 5000 || (double)k * (double)n.GetBitLength() > WorkBudget.MaxExactBits * 2) return null;
                 budget.Spend((long)k * 4);
                 var r = BigInteger.One;
                 for (int i = 1; i <= (int)k; i++) r = r * (n - k + i) / i;

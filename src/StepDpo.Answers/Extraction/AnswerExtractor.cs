@@ -113,7 +113,9 @@ public static class AnswerExtractor
         return DollarOrSentence(text, start);
     }
 
-    /// <summary>A "$...$" span right after <paramref name="start"/>, else the rest of the line.</summary>
+    /// <summary>A "$...$" span right after <paramref name="start"/> (an escaped "\$" inside is a
+    /// dollar sign, not the end), else the rest of the sentence: up to a period followed by a space
+    /// or line break (a decimal point is not followed by a space), or the end of the line.</summary>
     private static string? DollarOrSentence(string text, int start)
     {
         int i = start;
@@ -122,11 +124,15 @@ public static class AnswerExtractor
         {
             int open = i;
             while (open < text.Length && text[open] == '$') open++;
-            int close = text.IndexOf('$', open);
-            if (close > open) return text[open..close];
+            int close = open;
+            while (close < text.Length && !(text[close] == '$' && text[close - 1] != '\\')) close++;
+            if (close < text.Length && close > open) return text[open..close];
         }
         int eol = text.IndexOf('\n', i);
-        return text[i..(eol < 0 ? text.Length : eol)];
+        if (eol < 0) eol = text.Length;
+        for (int j = i; j + 1 < eol; j++)
+            if (text[j] == '.' && text[j + 1] is ' ' or '\t') { eol = j; break; }
+        return text[i..eol];
     }
 
     private static string? AfterHashes(string text)
