@@ -84,9 +84,13 @@ public class MsBuildTargetsTests
         };
         Assert.False(gate.Execute());
         Assert.Equal(new[] { "delta.test.accuracy = 0.05 is below 0.1" }, engine.Errors);
-        gate.Thresholds = new[] { Min("trained.test.accuracy", "0.6") };
-        engine.Errors.Clear();
-        Assert.True(gate.Execute());
+        var passing = new StepDpoGate
+        {
+            BuildEngine = new RecordingEngine(),
+            Metrics = gate.Metrics,
+            Thresholds = new[] { Min("trained.test.accuracy", "0.6") },
+        };
+        Assert.True(passing.Execute());
     }
 
     sealed class RecordingEngine : IBuildEngine

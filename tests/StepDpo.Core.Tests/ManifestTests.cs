@@ -29,7 +29,7 @@ public class ManifestTests
         var e = Fails(ws, Minimal + "train:\n  beta: high\n  epochs: [1]\nsample:\n  n: \"4\"\n");
         Assert.Equal(3, e.Problems.Count);
         Assert.EndsWith("x.yaml:6:9: 'train.beta': expected a number, got 'high'", e.Problems[0]);
-        Assert.EndsWith("x.yaml:7:11: 'train.epochs': expected a number, got a list", e.Problems[1]);
+        Assert.EndsWith("x.yaml:7:11: 'train.epochs': expected an integer, got a list", e.Problems[1]);
         Assert.EndsWith("x.yaml:9:6: 'sample.n': expected an integer, got '4'", e.Problems[2]);
     }
 
