@@ -26,7 +26,7 @@ public sealed class DecoderLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache);
-        return scope.MoveToOuter(h + mlp.forward(post_attention_layernorm.forward(h)));
+        var h = Ops.Add(x, self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache));
+        return scope.MoveToOuter(Ops.Add(h, mlp.forward(post_attention_layernorm.forward(h))));
     }
 }

@@ -55,7 +55,7 @@ public sealed class Rotary : IDisposable
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
         var rotated = cat([x2.neg(), x1], -1);
-        return scope.MoveToOuter(x * cos + rotated * sin);
+        return scope.MoveToOuter(Ops.Add(x * cos, rotated * sin));
     }
 
     public void Dispose() => InverseFrequencies.Dispose();
