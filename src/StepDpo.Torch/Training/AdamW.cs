@@ -53,7 +53,8 @@ public sealed class AdamW : IDisposable
     public void ScaleGrads(double factor)
     {
         using var _ = no_grad();
-        foreach (var s in slots) s.Parameter.grad?.mul_(factor);
+        using var f = factor.ToScalar();
+        foreach (var s in slots) s.Parameter.grad?.mul_(f);
     }
 
     public void Step(double lr)
@@ -61,16 +62,26 @@ public sealed class AdamW : IDisposable
         StepCount++;
         double bc1 = 1 - Math.Pow(beta1, StepCount), bc2 = 1 - Math.Pow(beta2, StepCount);
         using var _ = no_grad();
+        // Explicit Scalars held by `using` locals: temporaries from implicit double -> Scalar conversions can be
+        // finalized while libtorch still reads them (see Model/Ops.cs).
+        using var b1 = beta1.ToScalar();
+        using var oneMinusB1 = (1 - beta1).ToScalar();
+        using var b2 = beta2.ToScalar();
+        using var oneMinusB2 = (1 - beta2).ToScalar();
+        using var decay = (1 - lr * weightDecay).ToScalar();
+        using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
+        using var epsilon = eps.ToScalar();
+        using var stepSize = (-lr / bc1).ToScalar();
         foreach (var s in slots)
         {
             if (s.Parameter.grad is not Tensor grad) continue;
             using var scope = NewDisposeScope();
             var g = grad.to(ScalarType.Float32);
-            s.M.mul_(beta1).add_(g, 1 - beta1);
-            s.V.mul_(beta2).addcmul_(g, g, 1 - beta2);
-            if (weightDecay > 0 && s.Master.dim() >= 2) s.Master.mul_(1 - lr * weightDecay);
-            var denom = (s.V.sqrt() / Math.Sqrt(bc2)).add_(eps);
-            s.Master.addcdiv_(s.M, denom, -lr / bc1);
+            s.M.mul_(b1).add_(g, oneMinusB1);
+            s.V.mul_(b2).addcmul_(g, g, oneMinusB2);
+            if (weightDecay > 0 && s.Master.dim() >= 2) s.Master.mul_(decay);
+            var denom = s.V.sqrt().div_(sqrtBc2).add_(epsilon, Model.Ops.One);
+            s.Master.addcdiv_(s.M, denom, stepSize);
             if (s.OwnsMaster) s.Parameter.copy_(s.Master);
         }
     }
