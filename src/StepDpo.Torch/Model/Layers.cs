@@ -51,12 +51,12 @@ public sealed class Embedding : nn.Module<Tensor, Tensor>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
-    readonly Scalar eps; // a field, not a temporary: see Ops
+    readonly double eps;
 
     public RmsNorm(int hidden, double eps, ScalarType dtype) : base(nameof(RmsNorm))
     {
         weight = new Parameter(ones(hidden, dtype: dtype));
-        this.eps = eps.ToScalar();
+        this.eps = eps;
         RegisterComponents();
     }
 
@@ -64,7 +64,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
-        var meanSquare = x32.pow(Ops.Two).mean([-1], keepdim: true);
+        var meanSquare = Ops.Pow(x32, 2).mean([-1], keepdim: true);
         var normalised = (x32 * rsqrt(Ops.Add(meanSquare, eps))).to(x.dtype);
         return scope.MoveToOuter(weight * normalised);
     }

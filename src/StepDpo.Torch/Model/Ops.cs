@@ -4,17 +4,29 @@ using static TorchSharp.torch;
 namespace StepDpo.Torch.Model;
 
 /// <summary>
-/// Tensor arithmetic with Scalars that live as long as they are used. `a + b` makes a temporary Scalar (alpha = 1) for every call;
-/// its finalizer can free the native value while libtorch still reads it, and libtorch then rejects the garbage as
-/// "out of range for bf16" (seen intermittently mid-training). A static Scalar cannot be finalized.
+/// Tensor arithmetic with Scalars owned by the call. Seen here: intermittent "toBFloat16 / toFloat / INTERNAL ASSERT at
+/// Scalar.h" failures mid-training, from Scalars whose native value was freed while still in use (TorchSharp's dispose
+/// scopes also dispose Scalars created inside them, so a Scalar kept in a field or a static dies with the first scope that
+/// saw it; temporaries outside any scope are left to the finalizer). A Scalar created and disposed around each call is safe.
 /// </summary>
 public static class Ops
 {
-    public static readonly Scalar One = 1.ToScalar();
-    public static readonly Scalar Two = 2.ToScalar();
+    public static Tensor Add(Tensor a, Tensor b)
+    {
+        using var one = 1.ToScalar();
+        return a.add(b, one);
+    }
 
-    public static Tensor Add(Tensor a, Tensor b) => a.add(b, One);
+    public static Tensor Add(Tensor a, double value)
+    {
+        using var s = value.ToScalar();
+        using var one = 1.ToScalar();
+        return a.add(s, one);
+    }
 
-    /// <summary>a + s with a Scalar the caller keeps alive (a field or a `using` local).</summary>
-    public static Tensor Add(Tensor a, Scalar s) => a.add(s, One);
+    public static Tensor Pow(Tensor a, double exponent)
+    {
+        using var s = exponent.ToScalar();
+        return a.pow(s);
+    }
 }

@@ -62,8 +62,7 @@ public sealed class AdamW : IDisposable
         StepCount++;
         double bc1 = 1 - Math.Pow(beta1, StepCount), bc2 = 1 - Math.Pow(beta2, StepCount);
         using var _ = no_grad();
-        // Explicit Scalars held by `using` locals: temporaries from implicit double -> Scalar conversions can be
-        // finalized while libtorch still reads them (see Model/Ops.cs).
+        // Scalars owned by this call (see Model/Ops.cs for why implicit temporaries are avoided on hot paths).
         using var b1 = beta1.ToScalar();
         using var oneMinusB1 = (1 - beta1).ToScalar();
         using var b2 = beta2.ToScalar();
@@ -80,7 +79,7 @@ public sealed class AdamW : IDisposable
             s.M.mul_(b1).add_(g, oneMinusB1);
             s.V.mul_(b2).addcmul_(g, g, oneMinusB2);
             if (weightDecay > 0 && s.Master.dim() >= 2) s.Master.mul_(decay);
-            var denom = s.V.sqrt().div_(sqrtBc2).add_(epsilon, Model.Ops.One);
+            var denom = s.V.sqrt().div_(sqrtBc2).add_(epsilon);
             s.Master.addcdiv_(s.M, denom, stepSize);
             if (s.OwnsMaster) s.Parameter.copy_(s.Master);
         }
