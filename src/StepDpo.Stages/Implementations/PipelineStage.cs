@@ -36,6 +36,13 @@ public abstract class PipelineStage : Stage
 
     public static void Count(StageContext ctx, string name, long value) => ctx.Counters[name] = value;
 
+    /// <summary>The last training step's metrics as final_* counters in stage.json (sft and train).</summary>
+    public static void RecordFinalMetrics(StageContext ctx, Torch.Training.StepMetrics? last)
+    {
+        if (last is null) return;
+        foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+    }
+
     /// <summary>a / b rounded for the funnel, 0 when b is 0.</summary>
     public static double Ratio(long a, long b) => b == 0 ? 0 : System.Math.Round((double)a / b, 4);
 }

@@ -55,8 +55,7 @@ public sealed class SftStage : PipelineStage
             }, ct,
             dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
         Count(ctx, "steps", result.Steps);
-        if (result.LastStep is { } last)
-            foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+        RecordFinalMetrics(ctx, result.LastStep);
         return Task.CompletedTask;
     }
 }
