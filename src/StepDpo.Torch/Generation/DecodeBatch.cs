@@ -144,6 +144,8 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
     /// log Σ exp is computed by torch for the whole batch; greedy decoding never copies the logits to managed memory.</summary>
     List<int> SampleStep(Tensor logits, List<int> active, List<Sequence> sequences)
     {
+        // Temporaries (logsumexp before its cast, unsqueeze views) belong to this scope, not to the finalizer thread.
+        using var scope = NewDisposeScope();
         int vocab = (int)logits.shape[1], finished = 0;
         double[] logNormalisers;
         using (var lse = logits.logsumexp(1).to(ScalarType.Float64)) logNormalisers = lse.data<double>().ToArray();

@@ -91,26 +91,32 @@ public sealed class TrainingEngine
             double totalWeight = micro.Sum(WeightOf);
 
             var stepClock = Stopwatch.StartNew();
-            Model.Module.train();
-            optimizer.ZeroGrad();
-            double loss = 0; long tokens = 0; int examples = 0;
+            // Every tensor and Scalar wrapper this step creates (gradients fetched from parameters included) belongs to
+            // this scope and is freed here, on this thread. Left to the finalizer thread, a wrapper can be released while
+            // libtorch still reads it, or race its allocator: rare native crashes after hundreds of steps.
+            double loss = 0, gradNorm, lr, epochProgress = (double)(step + 1) / stepsPerEpoch;
+            long tokens = 0; int examples = 0;
             var sums = new Dictionary<string, double>();
-            foreach (var batch in micro)
+            using (NewDisposeScope())
             {
-                var r = GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight));
-                loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
-                foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
+                Model.Module.train();
+                optimizer.ZeroGrad();
+                foreach (var batch in micro)
+                {
+                    var r = GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight));
+                    loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
+                    foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
+                }
+                AfterBackward?.Invoke();
+                if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
+                gradNorm = optimizer.GradNorm();
+                if (!double.IsFinite(gradNorm)) Diverged("gradient norm", gradNorm, step, epochProgress, lastCheckpoint);
+                if (Options.MaxGradNorm > 0 && gradNorm > Options.MaxGradNorm) optimizer.ScaleGrads(Options.MaxGradNorm / (gradNorm + 1e-6));
+                lr = schedule.At(step);
+                optimizer.Step(lr);
+                optimizer.ZeroGrad();
+                AfterUpdate?.Invoke();
             }
-            AfterBackward?.Invoke();
-            double epochProgress = (double)(step + 1) / stepsPerEpoch;
-            if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
-            double gradNorm = optimizer.GradNorm();
-            if (!double.IsFinite(gradNorm)) Diverged("gradient norm", gradNorm, step, epochProgress, lastCheckpoint);
-            if (Options.MaxGradNorm > 0 && gradNorm > Options.MaxGradNorm) optimizer.ScaleGrads(Options.MaxGradNorm / (gradNorm + 1e-6));
-            double lr = schedule.At(step);
-            optimizer.Step(lr);
-            optimizer.ZeroGrad();
-            AfterUpdate?.Invoke();
             stepClock.Stop();
 
             var values = new Dictionary<string, double> { ["loss"] = loss };
@@ -145,7 +151,7 @@ public sealed class TrainingEngine
     {
         Model.Module.eval();
         IReadOnlyDictionary<string, double> values;
-        using (no_grad()) values = GuardMemory(() => Evaluate!());
+        using (no_grad()) using (NewDisposeScope()) values = GuardMemory(() => Evaluate!());
         Model.Module.train();
         return new StepMetrics(step, total, epoch, values.ToDictionary(kv => "eval_" + kv.Key, kv => kv.Value), elapsed, eta, IsEval: true);
     }
