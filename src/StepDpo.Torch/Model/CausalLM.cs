@@ -42,13 +42,6 @@ public sealed class CausalLM : nn.Module, ICausalLM
     public ScalarType DType => model.norm.weight.dtype;
     public Device Device => model.norm.weight.device;
 
-    /// <summary>When true (and <see cref="CheckpointWrapper"/> is set, and no cache is used), each decoder layer runs
-    /// through the wrapper, which may drop its activations and recompute them in the backward pass.</summary>
-    public bool GradientCheckpointing { get; set; }
-    /// <summary>Supplied by the trainer: given a layer as a pure function hidden → hidden and its input, returns its
-    /// output. Null means a plain call.</summary>
-    public Func<Func<Tensor, Tensor>, Tensor, Tensor>? CheckpointWrapper { get; set; }
-
     /// <summary>Builds the module with uninitialised (not yet committed) weights: load a checkpoint or run
     /// <see cref="Checkpoints.RandomInit"/> next.</summary>
     public CausalLM(ModelConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(CausalLM))
@@ -109,13 +102,8 @@ public sealed class CausalLM : nn.Module, ICausalLM
         positionIds ??= arange(past, past + t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
         var (cos, sin) = rotary.CosSin(positionIds, DType);
         var hidden = model.embed_tokens.forward(inputIds);
-        bool checkpoint = GradientCheckpointing && CheckpointWrapper is not null && cache is null && training;
         foreach (var layer in model.Layers)
-        {
-            hidden = checkpoint
-                ? CheckpointWrapper!(h => layer.Forward(h, cos, sin, attentionMask, null), hidden)
-                : layer.Forward(hidden, cos, sin, attentionMask, cache);
-        }
+            hidden = layer.Forward(hidden, cos, sin, attentionMask, cache);
         cache?.Advance((int)t);
         return scope.MoveToOuter(model.norm.forward(hidden));
     }
