@@ -10,7 +10,7 @@ public class DataSettings : CommandSettings
     [CommandArgument(0, "<SOURCE>"), Description("gsm8k | math | math500 | qwen25:<set> | jsonl | stepdpo-pairs")]
     public string Source { get; init; } = "";
 
-    [CommandOption("--path <PATH>"), Description("file, folder or hf://owner/name@revision/path[#sha256]; empty: the shared copy of a named benchmark")]
+    [CommandOption("--path <PATH>"), Description("file, folder or hf://owner/name@revision/path[[#sha256]]; empty: the shared copy of a named benchmark")]
     public string Path { get; init; } = "";
 
     [CommandOption("--limit <N>"), Description("read at most N problems")]

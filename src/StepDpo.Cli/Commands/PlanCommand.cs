@@ -11,7 +11,7 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
 {
     public sealed class Settings : ExperimentSettings
     {
-        [System.ComponentModel.Description("machine-readable: {\"experiment\", \"stages\": [{\"name\", \"key\", \"status\", \"dir\", ...}]}")]
+        [System.ComponentModel.Description("machine-readable: {\"experiment\", \"stages\": [[{\"name\", \"key\", \"status\", \"dir\", ...}]]}")]
         [CommandOption("--json")] public bool Json { get; set; }
 
         [CommandOption("--until <STAGE>")] public string? Until { get; set; }

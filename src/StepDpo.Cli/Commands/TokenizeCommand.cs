@@ -22,7 +22,7 @@ public sealed class TokenizeCommand : Command<TokenizeCommand.Settings>
         public string Input { get; init; } = "";
 
         [CommandOption("--output <PATH>")]
-        [Description("JSONL output, one {\"ids\": [...]} per input line")]
+        [Description("JSONL output, one {\"ids\": [[...]]} per input line")]
         public string Output { get; init; } = "";
 
         public override Spectre.Console.ValidationResult Validate()

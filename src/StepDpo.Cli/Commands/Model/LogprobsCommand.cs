@@ -20,7 +20,7 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
         [CommandOption("--input <PATH>")] [Description("JSONL, one {\"prompt\": ..., \"completion\": ...} per line")]
         public string Input { get; init; } = "";
 
-        [CommandOption("--output <PATH>")] [Description("JSONL, one {\"logprob\": ..., \"token_logprobs\": [...]} per input line")]
+        [CommandOption("--output <PATH>")] [Description("JSONL, one {\"logprob\": ..., \"token_logprobs\": [[...]]} per input line")]
         public string Output { get; init; } = "";
 
         [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
