@@ -1,6 +1,8 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Data;
+using StepDpo.Data.Synthetic;
+using StepDpo.Stages.Pool;
 using StepDpo.Answers;
 using StepDpo.Stages.Records;
 using StepDpo.Stages.Sampling;
@@ -12,7 +14,9 @@ namespace StepDpo.Stages.Implementations;
 /// pairs (rectification, paper 3.2 step 3). For a wrong solution whose first wrong step is k, sample continuations
 /// from the SAME model given the problem and steps 1..k-1 (in-distribution: the paper's key finding); keep those that
 /// reach the gold answer; chosen = the first step of a kept continuation, rejected = step k; duplicate chosen steps
-/// per prefix are dropped. pairs.jsonl is in the public Step-DPO format:
+/// per prefix are dropped. When the verifier is an exact step checker (verify.method `rule`), a kept continuation must
+/// also pass it step by step: small models often reach the right answer through wrong steps (a lucky guess, two errors
+/// that cancel), and such a "chosen" step would teach the error. pairs.jsonl is in the public Step-DPO format:
 ///   initial_reason_steps = "Let's think step by step.\nStep 1: ...\nStep k:", chosen/rejected = the text of step k.
 /// pairs.kind `full` builds plain DPO pairs from the samples instead (a correct vs a wrong whole solution, same
 /// sample budget); pairs.from imports an existing pair data set.
@@ -20,7 +24,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class PairsStage : PipelineStage
 {
     public override string Name => "pairs";
-    public override int Version => 1;
+    public override int Version => 2;
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 
@@ -53,10 +57,11 @@ public sealed class PairsStage : PipelineStage
         const string lead = SampleRecord.StepPreamble;
         string irs = lead.TrimEnd(' ');
         var samples = ReadJsonl<SampleRecord>(Path.Combine(ctx.Upstream("sample"), SampleStage.FileName));
+        var stepsRight = StepChecker(ctx);
         var pairs = new List<StepDpoPair>();
         foreach (var problem in samples.GroupBy(s => s.ProblemId))
         {
-            var right = problem.Where(s => s.Correct).ToList();
+            var right = problem.Where(s => s.Correct && (stepsRight is null || stepsRight(s.ProblemId, s.Solution))).ToList();
             var wrong = problem.Where(s => !s.Correct).ToList();
             int count = System.Math.Min(right.Count, wrong.Count);
             if (m.Pairs.MaxPairsPerProblem is int max) count = System.Math.Min(count, max);
@@ -81,6 +86,7 @@ public sealed class PairsStage : PipelineStage
         var todo = located.Where(v => !store.IsDone(v.Id)).ToList();
         if (todo.Count > 0)
         {
+            var stepsRight = StepChecker(ctx);
             using var sampler = Samplers.ForStartModel(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize);
             var p = new SampleParams(m.Pairs.Samples, m.Pairs.Temperature, m.Pairs.TopP, m.Pairs.MaxNewTokens,
                 Array.Empty<string>(), ctx.Seed("rectify"));
@@ -91,7 +97,7 @@ public sealed class PairsStage : PipelineStage
                 var prompts = errors.Select(e => new SamplePrompt(e.Record.Id,
                     PromptTemplates.RenderWithPrefix(m.Model.Template, e.Record.Question, e.InitialReasonSteps))).ToList();
                 var outputs = await sampler.SampleAsync(prompts, p, null, ct);
-                store.AppendBatch(errors.Select((e, i) => e.Rectify(outputs[i], m.Evaluate.Grader, m.Data.Source)).ToList());
+                store.AppendBatch(errors.Select((e, i) => e.Rectify(outputs[i], m.Evaluate.Grader, m.Data.Source, stepsRight)).ToList());
                 bar.Increment(chunk.Length);
             }
         }
@@ -100,9 +106,24 @@ public sealed class PairsStage : PipelineStage
         Count(ctx, "rectified", records.Count(r => r.Pairs.Count > 0));
         Count(ctx, "rectification_samples", records.Sum(r => (long)r.Samples));
         Count(ctx, "rectification_correct", records.Sum(r => (long)r.Correct));
+        Count(ctx, "rectification_right_answer_wrong_steps", records.Sum(r => (long)r.RightAnswerWrongSteps));
         ctx.Counters["rectified_share"] = Ratio(records.Count(r => r.Pairs.Count > 0), located.Count);
         var limit = m.Pairs.MaxPairsPerProblem ?? int.MaxValue;
         return records.GroupBy(r => r.ProblemId).SelectMany(g => g.SelectMany(r => r.Pairs).Take(limit)).ToList();
+    }
+
+    /// <summary>With verify.method `rule`: whether every step of a solution passes the world's step checker; else null
+    /// (the paper's criterion, the final answer, is then the only one).</summary>
+    static Func<string, string, bool>? StepChecker(StageContext ctx)
+    {
+        if (ctx.Manifest.Verify.Method != "rule") return null;
+        var pool = ProblemPool.Sampling(ctx.Manifest, ctx.Workspace);
+        return (problemId, solution) =>
+        {
+            var problem = pool.Synthetic(problemId) ?? throw new StepDpoException($"pairs: problem {problemId} is not in the synthetic pool");
+            var steps = Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList();
+            return SyntheticWorld.FirstWrongStep(problem, steps) is null;
+        };
     }
 
     /// <summary>A located error: the text before step k (ending with the "Step k:" label) and step k itself.</summary>
@@ -119,22 +140,24 @@ public sealed class PairsStage : PipelineStage
             return new StepError(v, split.Prefix(k - 1) + step[..(colon + 1)], step[(colon + 1)..]);
         }
 
-        public RectifiedRecord Rectify(IReadOnlyList<string> continuations, string grader, string dataset)
+        public RectifiedRecord Rectify(IReadOnlyList<string> continuations, string grader, string dataset,
+            Func<string, string, bool>? stepsRight)
         {
             var pairs = new List<StepDpoPair>();
             var seen = new HashSet<string> { Normalise(Rejected) };
-            int correct = 0;
+            int correct = 0, lucky = 0;
             foreach (var c in continuations)
             {
                 string full = InitialReasonSteps + c;
                 if (!Grading.Grade(full, Record.Answer, grader).Correct) continue;
+                if (stepsRight is not null && !stepsRight(Record.ProblemId, full)) { lucky++; continue; }
                 correct++;
                 string chosen = FirstStep(c);
                 if (chosen.Trim().Length == 0 || !seen.Add(Normalise(chosen))) continue;
                 pairs.Add(new StepDpoPair(Record.Question, InitialReasonSteps, chosen, Rejected, full, Record.Solution,
                     Record.Answer, dataset));
             }
-            return new RectifiedRecord(Record.Id, Record.ProblemId, continuations.Count, correct, pairs);
+            return new RectifiedRecord(Record.Id, Record.ProblemId, continuations.Count, correct, lucky, pairs);
         }
 
         /// <summary>The continuation up to (and with) the newline before the next "Step" label.</summary>

@@ -29,8 +29,10 @@ public sealed record VerifiedRecord(
     int? FirstWrongStep, string Method, string Outcome, IReadOnlyDictionary<string, double>? Estimates = null,
     IReadOnlyList<string>? Labels = null);
 
-/// <summary>Rectification of one located error (rectified.jsonl): the pairs it gave.</summary>
-public sealed record RectifiedRecord(string Id, string ProblemId, int Samples, int Correct, IReadOnlyList<StepDpoPair> Pairs);
+/// <summary>One rectified error (rectified.jsonl): Correct counts continuations kept (right answer, and right steps when
+/// a step checker exists); RightAnswerWrongSteps those a step checker turned down despite the right answer.</summary>
+public sealed record RectifiedRecord(string Id, string ProblemId, int Samples, int Correct, int RightAnswerWrongSteps,
+    IReadOnlyList<StepDpoPair> Pairs);
 
 /// <summary>One evaluated answer (results.jsonl).</summary>
 public sealed record ResultRecord(
