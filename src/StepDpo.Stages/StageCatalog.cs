@@ -34,16 +34,34 @@ public static class StageCatalog
     /// <summary>What of the manifest each stage reads. The start model matters to every stage that runs it.</summary>
     public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
     {
-        ["sft"] = m => new { m.Seed, m.Model, m.Data, m.Sft },
+        ["sft"] = m => new { m.Seed, m.Model, Data = SftData(m), m.Sft },
         ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample },
         ["verify"] = m => new { m.Seed, m.Model, m.Verify },
         ["pairs"] = m => m.Pairs.From is null
             ? new { m.Seed, m.Model, m.Pairs }
             : new { m.Seed, m.Model.Template, m.Pairs } as object,
         ["train"] = m => new { m.Seed, m.Model, m.Train },
-        ["evaluate"] = m => new { m.Seed, m.Model, m.Evaluate },
+        ["evaluate"] = m => m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
+            ? new { m.Seed, m.Model, Data = TestData(m), m.Evaluate }
+            : new { m.Seed, m.Model, m.Evaluate } as object,
         ["report"] = m => new { m.Report, m.Expect },
     };
+
+    /// <summary>The data sft reads: for the synthetic world its training split and knobs, not the pool or the test
+    /// size, so resizing those keeps the trained model cached. Keys keep the manifest's paths for "changed:" reasons.</summary>
+    static object SftData(Manifest m)
+    {
+        if (m.Data.Source != "synthetic") return m.Data;
+        var s = m.Data.Synthetic;
+        return new { m.Data.Source, Synthetic = new { s.Train, s.MinSteps, s.MaxSteps, s.MaxStart, s.MaxAddend, s.MaxFactor, s.MaxValue, s.ErrorHabit } };
+    }
+
+    /// <summary>The held-out split a synthetic benchmark is drawn from.</summary>
+    static object TestData(Manifest m)
+    {
+        var s = m.Data.Synthetic;
+        return new { Synthetic = new { s.Test, s.MinSteps, s.MaxSteps, s.MaxStart, s.MaxAddend, s.MaxFactor, s.MaxValue } };
+    }
 
     /// <summary>Which stages a manifest turns off, and why.</summary>
     public static string? DisabledReason(string stage, Manifest m) => stage switch
