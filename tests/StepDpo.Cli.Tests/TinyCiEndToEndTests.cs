@@ -98,6 +98,25 @@ public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
     }
 
     [Fact]
+    public void Chosen_steps_are_right_steps_not_lucky_answers()
+    {
+        // With the rule verifier a rectified continuation must pass the rule step by step, so every chosen step's
+        // arithmetic holds (answer-only rectification let about half of them through wrong: "11 + 8 = 20").
+        var lines = File.ReadLines(Path.Combine(run.Dir("pairs"), "pairs.jsonl")).ToList();
+        Assert.NotEmpty(lines);
+        foreach (var line in lines)
+        {
+            string chosen = JsonNode.Parse(line)!["chosen"]!.GetValue<string>();
+            var m = System.Text.RegularExpressions.Regex.Match(chosen, @"^\s*(\d+) ([-+*/]) (\d+) = (-?\d+)");
+            Assert.True(m.Success, chosen);
+            long a = long.Parse(m.Groups[1].Value), b = long.Parse(m.Groups[3].Value), c = long.Parse(m.Groups[4].Value);
+            long? expected = m.Groups[2].Value switch { "+" => a + b, "-" => a - b, "*" => a * b, _ => b != 0 && a % b == 0 ? a / b : null };
+            Assert.True(expected == c, $"chosen step with wrong arithmetic: {chosen}");
+        }
+        Assert.True(run.Counters("pairs")["rectification_right_answer_wrong_steps"]!.GetValue<long>() >= 0);
+    }
+
+    [Fact]
     public void Step_dpo_training_raises_reward_accuracy_and_margins()
     {
         var rows = File.ReadLines(Path.Combine(run.Dir("train"), "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();

@@ -87,6 +87,8 @@ public sealed class SyntheticSection
     [Range(1, 1_000_000)] public int MaxAddend { get; set; } = 20;
     [Range(2, 1_000_000)] public int MaxFactor { get; set; } = 9;
     [Range(2, 1_000_000)] public int MaxValue { get; set; } = 99;
+    [Range(0, 1), Doc("share of the sft demonstrations with a taking-away step ('sells k') that are written with an error habit (k added instead of subtracted, the error carried to the answer), so the sft model makes this step error part of the time; 0 = clean demonstrations")]
+    public double ErrorHabit { get; set; } = 0;
 }
 
 /// <summary>Optimiser settings shared by SFT and Step-DPO training.</summary>

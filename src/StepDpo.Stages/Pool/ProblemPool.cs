@@ -50,7 +50,17 @@ public sealed class ProblemPool
     /// <summary>Problems with reference solutions for supervised fine-tuning.</summary>
     public static ProblemPool SftExamples(Manifest m, Workspace ws)
     {
-        if (m.Data.Source == "synthetic") return FromSynthetic(TrainSplit(m).Take(m.Data.Synthetic.Train), "synthetic");
+        if (m.Data.Source == "synthetic")
+        {
+            var demos = FromSynthetic(TrainSplit(m).Take(m.Data.Synthetic.Train), "synthetic");
+            double rate = m.Data.Synthetic.ErrorHabit;
+            if (rate == 0) return demos;
+            // Which demonstrations carry the habit depends on the seed and the problem only (not on the order or count).
+            bool Flawed(string id) => (StageContext.DeriveSeed(m.Seed, "error-habit/" + id) & 0xFFFFFF) < rate * 0x1000000;
+            return new ProblemPool(demos.Problems.Select(p =>
+                Flawed(p.Id) && ErrorHabit.FlawedSolution(demos.synthetic[p.Id]) is string flawed ? p with { Solution = flawed } : p).ToList(),
+                demos.synthetic.Values);
+        }
         var problems = Load(m.Data.Source, m.Data.Path, m.Data.Limit, m.Data.Fields, ws).Where(p => p.Solution is not null).ToList();
         if (problems.Count == 0) throw new StepDpoException($"sft: data source '{m.Data.Source}' has no reference solutions to train on");
         return new ProblemPool(problems);
