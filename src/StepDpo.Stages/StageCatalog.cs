@@ -83,6 +83,21 @@ public static class StageCatalog
         if (stage is "evaluate")
             foreach (var b in m.Evaluate.Benchmarks)
                 if (b.Path is { } p) yield return Resolve(p);
+        // The report shows the compared experiment's evaluation: when it finishes, the report's key changes.
+        if (stage is "report" && ComparedSummaryPath(m, ws, out _) is { } summary) yield return summary;
+    }
+
+    /// <summary>The summary.json of report.compare_with's evaluation when it is finished (its evaluate stage cached for
+    /// its current manifest), else null; <paramref name="experiment"/> is the compared experiment (null: none).</summary>
+    public static string? ComparedSummaryPath(Manifest m, Workspace ws, out string? experiment)
+    {
+        experiment = m.Report.CompareWith is { } other && other != m.Name ? other : null;
+        if (experiment is null) return null;
+        // Planned only up to evaluate, so two reports that compare with each other never recurse.
+        var evaluate = Pipeline.Graph(ws).Plan(ManifestLoader.Load(experiment, ws), until: "evaluate").Stages
+            .FirstOrDefault(s => s.Name == "evaluate");
+        string? path = evaluate is { Status: StageStatus.Cached, Dir: { } dir } ? Path.Combine(dir, "summary.json") : null;
+        return path is not null && File.Exists(path) ? path : null;
     }
 
     static Stage Gate(string name, Stage inner) => new GatedStage(name, inner);

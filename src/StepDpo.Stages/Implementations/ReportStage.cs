@@ -14,7 +14,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class ReportStage : PipelineStage
 {
     public override string Name => "report";
-    public override int Version => 1;
+    public override int Version => 2;
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -25,7 +25,7 @@ public sealed class ReportStage : PipelineStage
         var expectations = Expectations(m);
         var gate = expectations.Count == 0 ? null : ExpectGate.Check(summary, expectations);
         var data = new ReportData(m.Name, summary, Funnel(ctx), Training(ctx), Array.Empty<ReportImage>(),
-            ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow);
+            ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow, Compared(m, ctx.Workspace));
         ReportRenderer.Write(ctx.Dir, data);
         if (gate is not null)
         {
@@ -33,6 +33,12 @@ public sealed class ReportStage : PipelineStage
             Count(ctx, "expectations_met", gate.Rows.Count(r => r.Passed));
         }
         return Task.CompletedTask;
+    }
+
+    static ComparedRun? Compared(Manifest m, Core.Workspace ws)
+    {
+        string? path = StageCatalog.ComparedSummaryPath(m, ws, out string? other);
+        return other is null ? null : new ComparedRun(other, path is null ? null : SummaryJson.Read(path));
     }
 
     public static IReadOnlyList<Evaluation.Expectation> Expectations(Manifest m) =>

@@ -18,6 +18,10 @@ public sealed record TrainingRun(
     IReadOnlyList<MetricsRow> Metrics,
     TimeSpan? Duration = null);
 
+/// <summary>Another experiment's evaluation shown beside this one (report.compare_with), e.g. plain DPO beside Step-DPO
+/// as the paper's Table 3; Summary is null while that experiment has no finished evaluation.</summary>
+public sealed record ComparedRun(string Experiment, EvalSummary? Summary);
+
 /// <summary>Everything report.md shows; plain data, so the page can be rendered (and tested) without a run.</summary>
 public sealed record ReportData(
     string Experiment,
@@ -27,4 +31,5 @@ public sealed record ReportData(
     IReadOnlyList<ReportImage> Images,
     string? ManifestYaml = null,
     ExpectReport? Expectations = null,
-    DateTimeOffset? Finished = null);
+    DateTimeOffset? Finished = null,
+    ComparedRun? Compared = null);

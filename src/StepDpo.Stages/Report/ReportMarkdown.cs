@@ -18,6 +18,7 @@ public static class ReportMarkdown
         if (data.Finished is DateTimeOffset t) md.AppendLine($"Finished {t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", Inv)} UTC.").AppendLine();
         Headline(md, data.Summary);
         Results(md, data.Summary);
+        if (data.Compared is { } compared) SideBySide(md, data.Experiment, data.Summary, compared);
         Groups(md, data.Summary, bySubject: false);
         Groups(md, data.Summary, bySubject: true);
         if (data.Expectations is { } expect) Expectations(md, expect);
@@ -84,6 +85,25 @@ public static class ReportMarkdown
         }
     }
 
+    /// <summary>This run and another, benchmark by benchmark: start and trained accuracy, change and McNemar p of each.</summary>
+    private static void SideBySide(StringBuilder md, string experiment, EvalSummary mine, ComparedRun other)
+    {
+        md.AppendLine($"## Compared with `{other.Experiment}`").AppendLine();
+        if (other.Summary is not { } theirs)
+        {
+            md.AppendLine($"`{other.Experiment}` has no finished evaluation yet: run it (`./build.sh Run --experiment " +
+                          $"{other.Experiment}`) and this report is rebuilt with it.").AppendLine();
+            return;
+        }
+        var rows = new List<List<string>>();
+        foreach (var (name, s) in new[] { (experiment, mine), (other.Experiment, theirs) })
+            foreach (var c in s.Comparisons)
+                rows.Add([c.Benchmark, $"`{name}`", Pct(s.Result(c.A, c.Benchmark)!.Accuracy), Pct(s.Result(c.B, c.Benchmark)!.Accuracy),
+                    Points(c.Delta), P(c.McNemarP)]);
+        Table(md, ["benchmark", "experiment", "start", "trained", "change", "McNemar p"],
+            rows.OrderBy(r => r[0], StringComparer.Ordinal), textColumns: 2);
+    }
+
     private static void Groups(StringBuilder md, EvalSummary s, bool bySubject)
     {
         foreach (var benchmark in s.Results.Select(r => r.Benchmark).Distinct())
@@ -129,15 +149,16 @@ public static class ReportMarkdown
     {
         md.AppendLine("## Preference data").AppendLine();
         md.AppendLine("How the Step-DPO pairs were made: sample solutions, keep the wrong ones, find the first wrong step, " +
-                      "resample from the steps before it until a continuation reaches the right answer; its first step " +
-                      "is the chosen step, the wrong step the rejected one.").AppendLine();
+                      "resample from the steps before it until a continuation reaches the right answer (with an exact step " +
+                      "checker, `verify.method: rule`, also through right steps); its first step is the chosen step, the " +
+                      "wrong step the rejected one.").AppendLine();
         Table(md, ["stage", "meaning", "count", "kept"],
         [
             ["problems", "training problems sampled from", Int(f.Problems), ""],
             ["samples", "solutions sampled from the start model (per problem)", Int(f.Samples), Ratio(f.Samples, f.Problems, perItem: true)],
             ["wrong", "samples with a wrong final answer", Int(f.Wrong), Ratio(f.Wrong, f.Samples)],
             ["located", "wrong samples whose first wrong step was found", Int(f.Located), Ratio(f.Located, f.Wrong)],
-            ["rectified", "errors with a continuation that reached the right answer", Int(f.Rectified), Ratio(f.Rectified, f.Located)],
+            ["rectified", "errors with a continuation that reached the right answer (by right steps, with the rule)", Int(f.Rectified), Ratio(f.Rectified, f.Located)],
             ["pairs", "distinct (prefix, chosen, rejected) pairs (per rectified error)", Int(f.Pairs), Ratio(f.Pairs, f.Rectified, perItem: true)],
         ], textColumns: 2);
     }

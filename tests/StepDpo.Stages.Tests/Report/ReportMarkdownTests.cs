@@ -48,6 +48,22 @@ public class ReportMarkdownTests
     }
 
     [Fact]
+    public void A_compared_experiment_is_shown_side_by_side_or_its_absence_explained()
+    {
+        string md = ReportMarkdown.Render(Fixture() with { Compared = new ComparedRun("tiny-dpo", SummaryTests.Fixture()) });
+        Assert.Contains("## Compared with `tiny-dpo`", md);
+        var rows = md.Split('\n').Where(l => l.StartsWith("| math | `", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Contains("`tiny`", rows[0]);
+        Assert.Contains("`tiny-dpo`", rows[1]);
+        Assert.All(rows, r => Assert.Contains("40.0%", r));
+
+        string pending = ReportMarkdown.Render(Fixture() with { Compared = new ComparedRun("tiny-dpo", null) });
+        Assert.Contains("`tiny-dpo` has no finished evaluation yet", pending);
+        Assert.DoesNotContain("## Compared with", ReportMarkdown.Render(Fixture()));
+    }
+
+    [Fact]
     public void Without_a_comparison_the_page_says_so_and_omits_empty_sections()
     {
         var single = new SummaryBuilder().Add(new ProblemOutcome("start", "gsm8k", "g1", true)).Build();
