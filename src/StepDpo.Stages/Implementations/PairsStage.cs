@@ -1,7 +1,6 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Data;
-using StepDpo.Data.Synthetic;
 using StepDpo.Stages.Pool;
 using StepDpo.Answers;
 using StepDpo.Stages.Records;
@@ -118,12 +117,8 @@ public sealed class PairsStage : PipelineStage
     {
         if (ctx.Manifest.Verify.Method != "rule") return null;
         var pool = ProblemPool.Sampling(ctx.Manifest, ctx.Workspace);
-        return (problemId, solution) =>
-        {
-            var problem = pool.Synthetic(problemId) ?? throw new StepDpoException($"pairs: problem {problemId} is not in the synthetic pool");
-            var steps = Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList();
-            return SyntheticWorld.FirstWrongStep(problem, steps) is null;
-        };
+        return (problemId, solution) => pool.FirstWrongStep(problemId,
+            Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList()) is null;
     }
 
     /// <summary>A located error: the text before step k (ending with the "Step k:" label) and step k itself.</summary>

@@ -2,7 +2,6 @@ using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
 using StepDpo.Data;
-using StepDpo.Data.Synthetic;
 using StepDpo.Answers;
 using StepDpo.Stages.Backends;
 using StepDpo.Stages.Pool;
@@ -69,8 +68,7 @@ public sealed class VerifyStage : PipelineStage
         if (!pool.IsSynthetic) throw new StepDpoException("verify.method 'rule' needs a problem world with a step checker (data.source: synthetic)");
         return (s, _) =>
         {
-            var problem = pool.Synthetic(s.ProblemId) ?? throw new StepDpoException($"verify: problem {s.ProblemId} is not in the synthetic pool");
-            int? k = SyntheticWorld.FirstWrongStep(problem, s.Steps);
+            int? k = pool.FirstWrongStep(s.ProblemId, s.Steps);
             return Task.FromResult(Record(s, k, "rule", k is null ? "all_steps_pass_rule" : "located"));
         };
     }

@@ -27,6 +27,12 @@ public sealed class ProblemPool
 
     public bool IsSynthetic => synthetic.Count > 0;
 
+    /// <summary>The `rule` checker of the synthetic world: 1-based first wrong step of <paramref name="steps"/>, null when
+    /// all pass.</summary>
+    public int? FirstWrongStep(string problemId, IReadOnlyList<string> steps) =>
+        SyntheticWorld.FirstWrongStep(Synthetic(problemId)
+            ?? throw new StepDpoException($"problem {problemId} is not in the synthetic pool"), steps);
+
     /// <summary>Training-split problems: the first `train` are sft examples, the next `pool` are sampled.</summary>
     static IReadOnlyList<SyntheticProblem> TrainSplit(Manifest m)
     {
