@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using StepDpo.Torch;
 using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Generation;
 using StepDpo.Torch.Model;

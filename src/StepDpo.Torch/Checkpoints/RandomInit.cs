@@ -44,27 +44,3 @@ public static class RandomInit
         return h;
     }
 }
-
-/// <summary>SplitMix64: a tiny, fully specified generator (same sequence everywhere).</summary>
-public sealed class SplitMix64(ulong seed)
-{
-    ulong state = seed;
-
-    public ulong NextULong()
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
-    public double NextDouble() => (NextULong() >> 11) * (1.0 / (1UL << 53));
-
-    /// <summary>Standard normal by Box–Muller (one value per call; simple over fast).</summary>
-    public double NextGaussian()
-    {
-        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
-}

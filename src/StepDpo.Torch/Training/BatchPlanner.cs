@@ -37,28 +37,3 @@ public static class BatchPlanner
         return (order[eval..].Order().ToArray(), order[..eval].Order().ToArray());
     }
 }
-
-/// <summary>SplitMix64: a tiny PRNG whose sequence is fixed by this code, not by a runtime version.</summary>
-public sealed class SplitMix64(ulong seed)
-{
-    ulong state = seed;
-
-    public ulong Next()
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    public int NextInt(int exclusiveMax) => (int)(Next() % (ulong)exclusiveMax);
-
-    public void Shuffle<T>(T[] items)
-    {
-        for (int i = items.Length - 1; i > 0; i--)
-        {
-            int j = NextInt(i + 1);
-            (items[i], items[j]) = (items[j], items[i]);
-        }
-    }
-}
