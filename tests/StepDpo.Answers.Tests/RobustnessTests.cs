@@ -6,11 +6,13 @@ namespace StepDpo.Answers.Tests;
 /// <summary>Hostile input: the checker must answer (false when undecidable) quickly and never throw.</summary>
 public class RobustnessTests
 {
+    // Hanging inputs (exponential backtracking, unbounded evaluation) take minutes; the checks here take milliseconds,
+    // so a generous limit tells the two apart on a busy machine too.
     private static void Fast(Action action)
     {
         var sw = Stopwatch.StartNew();
         action();
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"took {sw.Elapsed}");
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
     }
 
     [Fact]

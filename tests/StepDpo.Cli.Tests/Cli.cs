@@ -20,7 +20,9 @@ public static class Cli
 
     public static Result Run(string workingDirectory, params string[] args) => Exec("dotnet", workingDirectory, new[] { Dll }.Concat(args));
 
-    public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 300_000)
+    /// <summary>The default limit only catches a hung child: the longest run here (tiny-ci end to end) takes about
+    /// 2 minutes on an idle 2-core machine and 4.5 on a busy one, so the limit is well over 3x that.</summary>
+    public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 1_200_000)
     {
         var psi = new ProcessStartInfo(file)
         {

@@ -130,7 +130,7 @@ public class OpenAiCompletionsBackendTests
         var clock = Stopwatch.StartNew();
         await backend.CompleteAsync(Request(), CancellationToken.None);
 
-        Assert.InRange(clock.ElapsedMilliseconds, 380, 5000);
+        Assert.True(clock.ElapsedMilliseconds >= 380, $"{clock.ElapsedMilliseconds} ms");
         Assert.Equal(1, backend.Stats.Throttled);
     }
 

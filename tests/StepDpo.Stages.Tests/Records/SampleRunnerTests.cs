@@ -21,7 +21,7 @@ public class SampleRunnerTests
         using var dir = new TempDir();
         var path = dir.File("samples.jsonl");
         await using var server = await LoopbackCompletionsServer.StartAsync(FaultSchedules.Random(seed: 5, rate: 0.3, AllTransientFaults));
-        using var backend = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl, timeoutMs: 150));
+        using var backend = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl, timeoutMs: 600));
         var reports = new List<SampleProgress>();
 
         SampleRunSummary summary;
