@@ -62,7 +62,7 @@ public static class ParquetRecords
     static object?[] ReadColumn(ParquetRowGroupReader group, DataField field, int n, string path)
     {
         Type t = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-        if (t == typeof(string))
+        if (t == typeof(string) || t == typeof(ReadOnlyMemory<char>))
         {
             var values = new string?[n];
             group.ReadAsync(field, values.AsMemory()).AsTask().GetAwaiter().GetResult();
