@@ -12,7 +12,7 @@ public sealed record GradeResult(string? Extracted, bool Correct);
 public static class Grading
 {
     /// <summary>The grader names accepted by <see cref="Grade"/> and <see cref="AnswersEqual"/>.</summary>
-    public static readonly IReadOnlyList<string> Graders = ["stepdpo", "hendrycks"];
+    public static readonly IReadOnlyList<string> Graders = ["stepdpo", "hendrycks", "deepseekmath"];
 
     public static GradeResult Grade(string response, string gold, string grader = "stepdpo", ExtractionOrder? order = null)
     {
@@ -27,8 +27,9 @@ public static class Grading
     }
 
     /// <summary>True when <paramref name="predicted"/> equals <paramref name="gold"/> under the named
-    /// grader: "stepdpo" (structural and symbolic-numeric, the default) or "hendrycks" (the classic
-    /// MATH string checker). Undecidable within the work budget means false.</summary>
+    /// grader: "stepdpo" (structural and symbolic-numeric, the default), "hendrycks" (the classic
+    /// MATH string checker) or "deepseekmath" (the Step-DPO paper's comparison, numeric tolerance 1e-3).
+    /// Undecidable within the work budget means false.</summary>
     public static bool AnswersEqual(string predicted, string gold, string grader = "stepdpo")
     {
         ArgumentNullException.ThrowIfNull(grader);
@@ -36,6 +37,7 @@ public static class Grading
         {
             "stepdpo" => StepDpoEqual(predicted, gold),
             "hendrycks" => SafeHendrycks(predicted, gold),
+            "deepseekmath" => DeepSeekMathChecker.IsEquivalent(predicted, gold),
             _ => throw new ArgumentException($"unknown grader '{grader}' (known: {string.Join(", ", Graders)})", nameof(grader)),
         };
     }

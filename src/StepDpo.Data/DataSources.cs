@@ -1,4 +1,5 @@
 using StepDpo.Core;
+using StepDpo.Data.Hub;
 
 namespace StepDpo.Data;
 
@@ -29,7 +30,7 @@ public static class DataSources
     public const string HubPrefix = "hf://";
 
     /// <summary>"hf://owner/name@revision/path/in/repo#sha256" (the #sha256 part optional): the file from
-    /// the Hugging Face hub (endpoint $HF_ENDPOINT or huggingface.co), through the local cache.</summary>
+    /// the Hugging Face hub (endpoint $HF_ENDPOINT or huggingface.co), through the Hub cache (HubCache).</summary>
     public static HubFile ParseHubPath(string path)
     {
         var rest = path[HubPrefix.Length..];
@@ -46,10 +47,8 @@ public static class DataSources
     private static string DownloadFromHub(string path)
     {
         var file = ParseHubPath(path);
-        var endpoint = Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } e ? e : "https://huggingface.co";
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
-        try { return new HubDownloader(http, HubDownloader.DefaultCacheDirectory, endpoint).DownloadAsync(file).GetAwaiter().GetResult(); }
-        catch (HttpRequestException ex) { throw new StepDpoException($"download {path}: {ex.Message} (offline? the partial file is kept and resumes next time)", ex); }
+        using var client = new HubClient(HubOptions.FromEnvironment());
+        return file.GetAsync(new HubCache(HubCache.DefaultRoot()), client).GetAwaiter().GetResult();
     }
 
     /// <summary>The file or folder to read: the given path, or for a named benchmark with an empty

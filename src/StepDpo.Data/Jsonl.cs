@@ -46,13 +46,14 @@ public readonly record struct JsonRecord(string File, int Line, JsonElement Root
 
 /// <summary>Streams a JSON Lines file one object at a time (blank lines skipped); a line that is
 /// not a JSON object is an error naming file and line. A ".json" file holding one array is read
-/// the same way (its elements numbered as lines).</summary>
+/// the same way (its elements numbered as lines), and so is a ".parquet" file (its rows numbered as lines).</summary>
 public static class Jsonl
 {
     public static IEnumerable<JsonRecord> Read(string path)
     {
         if (!System.IO.File.Exists(path)) throw new StepDpoException($"{path}: file not found");
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return ReadArray(path);
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) return ParquetRecords.Read(path);
         return ReadLines(path);
     }
 

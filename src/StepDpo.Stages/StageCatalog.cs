@@ -1,6 +1,7 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
+using StepDpo.Data.Hub;
 
 namespace StepDpo.Stages;
 
@@ -77,9 +78,12 @@ public static class StageCatalog
     {
         string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.Combine(ws.Root, p);
         bool readsModel = stage is "sft" || (m.Sft is null || !m.Sft.Enabled) && stage is "sample" or "verify" or "pairs" or "train" or "evaluate";
-        if (readsModel && m.Model.Path is { } model && Directory.Exists(Resolve(model))) yield return Resolve(model);
+        // Hub ids count by their cached snapshot (never downloaded here): a new commit of a branch changes the key.
+        if (readsModel && m.Model.Path is { } model
+            && HubSnapshots.ResolveLocal(model, ws.Root, HubRepoType.Model, HubSelection.Model, m.Model.Revision) is { } modelDir) yield return modelDir;
         if (stage is "sft" or "sample" && m.Data.Path is { } data) yield return Resolve(data);
-        if (stage is "pairs" && m.Pairs.From is { } from && (File.Exists(Resolve(from)) || Directory.Exists(Resolve(from)))) yield return Resolve(from);
+        if (stage is "pairs" && m.Pairs.From is { } from
+            && HubSnapshots.ResolveLocal(from, ws.Root, HubRepoType.Dataset, HubSelection.Dataset) is { } pairsPath) yield return pairsPath;
         if (stage is "evaluate")
             foreach (var b in m.Evaluate.Benchmarks)
                 if (b.Path is { } p) yield return Resolve(p);

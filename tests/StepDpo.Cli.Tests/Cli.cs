@@ -20,9 +20,13 @@ public static class Cli
 
     public static Result Run(string workingDirectory, params string[] args) => Exec("dotnet", workingDirectory, new[] { Dll }.Concat(args));
 
+    public static Result RunWith(IReadOnlyDictionary<string, string?> environment, string workingDirectory, params string[] args) =>
+        Exec("dotnet", workingDirectory, new[] { Dll }.Concat(args), environment: environment);
+
     /// <summary>The default limit only catches a hung child: the longest run here (tiny-ci end to end) takes about
     /// 2 minutes on an idle 2-core machine and 4.5 on a busy one, so the limit is well over 3x that.</summary>
-    public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 1_200_000)
+    public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 1_200_000,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -33,6 +37,7 @@ public static class Cli
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["CI"] = "true";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>()) psi.Environment[name] = value;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -124,4 +124,20 @@ public class LoaderTests
         }
         finally { Environment.SetEnvironmentVariable("STEPDPO_SHARED_DATA", saved); }
     }
+
+    [Fact]
+    public void The_reference_test_files_load_through_a_field_mapping()
+    {
+        // The Step-DPO reference's GSM8K/MATH test layout: idx, instruction, output, answer as a list.
+        var fields = new Dictionary<string, string> { ["id"] = "idx", ["question"] = "instruction", ["answer"] = "answer", ["solution"] = "output" };
+        var mapped = DataSources.Load(new DataSpec("jsonl", Fixture.Path("gsm8k-stepdpo.jsonl"), null, fields)).ToList();
+        var native = DataSources.Load(new DataSpec("gsm8k", Fixture.Path("gsm8k-stepdpo.jsonl"))).ToList();
+        Assert.Equal(native.Select(p => p.Answer), mapped.Select(p => p.Answer));
+        Assert.Equal(native.Select(p => p.Question), mapped.Select(p => p.Question));
+        Assert.Equal("GSM8K_0", mapped[0].Id);
+        Assert.DoesNotContain(mapped, p => p.Answer.StartsWith('['));
+        var e = Assert.Throws<DataFormatException>(() => DataSources.Load(new DataSpec("jsonl", Fixture.Path("gsm8k-stepdpo.jsonl"), null,
+            new Dictionary<string, string> { ["question"] = "instruction", ["answer"] = "gold" })).ToList());
+        Assert.Contains("gsm8k-stepdpo.jsonl:1: missing field 'gold'", e.Message);
+    }
 }

@@ -11,7 +11,7 @@ public sealed class ConsoleProgress : IProgressReporter
 
     public IProgressTask Start(string description, long total) => new LiveTask(description, total);
 
-    public void Info(string message) => AnsiConsole.MarkupLine($"  {Markup.Escape(message)}");
+    public void Info(string message) => AnsiConsole.MarkupLine($"  {Markup.Escape(StepDpo.Core.Secrets.Redact(message))}");
 
     /// <summary>One live progress display per task, shown until the task is disposed.</summary>
     sealed class LiveTask : IProgressTask

@@ -12,12 +12,12 @@ public static class ErrorReport
         if (ex is Spectre.Console.Cli.CommandAppException or UserError or FileNotFoundException or DirectoryNotFoundException
             or InvalidDataException or FormatException or StepDpo.Core.StepDpoException)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {StepDpo.Core.Secrets.Redact(ex.Message)}");
             return 2;
         }
         if (ex is OperationCanceledException) { Console.Error.WriteLine("cancelled"); return 130; }
-        Console.Error.WriteLine($"internal error ({ex.GetType().Name}): {ex.Message}");
-        if (Environment.GetEnvironmentVariable("STEPDPO_DEBUG") == "1") Console.Error.WriteLine(ex);
+        Console.Error.WriteLine($"internal error ({ex.GetType().Name}): {StepDpo.Core.Secrets.Redact(ex.Message)}");
+        if (Environment.GetEnvironmentVariable("STEPDPO_DEBUG") == "1") Console.Error.WriteLine(StepDpo.Core.Secrets.Redact(ex.ToString()));
         else Console.Error.WriteLine("(set STEPDPO_DEBUG=1 for the stack trace)");
         return 1;
     }

@@ -13,7 +13,7 @@ public sealed class GradeSettings : CommandSettings
     [CommandOption("--output <PATH>"), Description("JSONL: each input line plus \"extracted\" and \"correct\"")]
     public string Output { get; init; } = "";
 
-    [CommandOption("--grader <NAME>"), Description("stepdpo (default) or hendrycks (the classic MATH checker)"), DefaultValue("stepdpo")]
+    [CommandOption("--grader <NAME>"), Description("stepdpo (default), hendrycks (the classic MATH checker) or deepseekmath (the Step-DPO paper's comparison)"), DefaultValue("stepdpo")]
     public string Grader { get; init; } = "stepdpo";
 
     [CommandOption("--order <RULES>"), Description("extraction order, e.g. boxed,the-answer-is,last-number (default: boxed first)")]

@@ -20,22 +20,32 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken ct)
     {
         var resolved = settings.Load();
-        var plan = Pipeline.Graph(settings.Workspace()).Plan(resolved, settings.Until);
+        var workspace = settings.Workspace();
+        var plan = Pipeline.Graph(workspace).Plan(resolved, settings.Until);
+        // What would run is checked for readiness: inputs on disk, keys a run would reject, the first GPU step.
+        var readiness = plan.Stages.Where(s => s.Status is StageStatus.Missing or StageStatus.Stale)
+            .ToDictionary(s => s.Name, s => Readiness.Check(s.Name, resolved.Manifest, workspace));
         if (settings.Json)
         {
-            Console.Out.WriteLine(ToJson(plan));
+            Console.Out.WriteLine(ToJson(plan, readiness));
             return 0;
         }
         var table = new Table().Title($"plan for [bold]{Markup.Escape(plan.Experiment)}[/]")
-            .AddColumns("stage", "status", "key", "reason");
+            .AddColumns("stage", "status", "key", "reason", "ready to run");
         foreach (var s in plan.Stages)
             table.AddRow(s.Name + (s.Implemented ? "" : " [grey](not implemented)[/]"), Color(s.Status), s.Key ?? "",
-                Markup.Escape(s.Reason));
+                Markup.Escape(s.Reason), readiness.TryGetValue(s.Name, out var r) ? Describe(r) : "");
         AnsiConsole.Write(table);
         return 0;
     }
 
-    public static string ToJson(Plan plan) => JsonSerializer.Serialize(new
+    static string Describe(StageReadiness r) => string.Join("\n",
+        new[] { r.Ready ? "[green]ready[/]" : "[red]not ready[/]" }
+            .Concat(r.Problems.Select(p => "[red]" + Markup.Escape(p) + "[/]"))
+            .Concat(r.Notes.Select(Markup.Escape))
+            .Concat(r.Gpu is null ? [] : ["[yellow]needs GPUs:[/] " + Markup.Escape(r.Gpu)]));
+
+    public static string ToJson(Plan plan, IReadOnlyDictionary<string, StageReadiness>? readiness = null) => JsonSerializer.Serialize(new
     {
         experiment = plan.Experiment,
         stages = plan.Stages.Select(s => new
@@ -47,6 +57,8 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
             reason = s.Reason,
             implemented = s.Implemented,
             upstream = s.Upstream,
+            readiness = readiness?.GetValueOrDefault(s.Name) is { } r
+                ? new { ready = r.Ready, problems = r.Problems, notes = r.Notes, gpu = r.Gpu } : null,
         }),
     }, new JsonSerializerOptions { WriteIndented = true });
 

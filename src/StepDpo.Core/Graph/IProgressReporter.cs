@@ -24,7 +24,7 @@ public sealed class LineProgressReporter(TextWriter output) : IProgressReporter
 
     public void Info(string message)
     {
-        lock (output) output.WriteLine(message);
+        lock (output) output.WriteLine(Secrets.Redact(message));
     }
 
     sealed class LineTask : IProgressTask

@@ -183,6 +183,29 @@ public sealed class TrainSection : OptimSection
     public double EvalFraction { get; set; } = 0;
     [Range(0, int.MaxValue)] public int EvalSteps { get; set; } = 0;
     public LoraSection? Lora { get; set; }
+    [OneOf("none", "optimizer", "all"), Doc("backend trl: DeepSpeed ZeRO-3 CPU offload of the optimizer states, or of the states and the parameters (all, as the released 72B scripts)")]
+    public string Offload { get; set; } = "none";
+    [Doc("backend trl: the TRL version (dialect) and the nodes of the job")]
+    public TrlSection Trl { get; set; } = new();
+}
+
+public sealed class TrlSection : IValidatable
+{
+    [OneOf("0.8.5", "1.9.0"), Doc("0.8.5: the paper's pin (a shipped script builds DPOTrainer as the reference's train.py); 1.9.0: current TRL (DPOConfig + TrlParser)")]
+    public string Version { get; set; } = "1.9.0";
+    [Range(1, 4096), Doc("nodes; train.num_devices counts the GPUs of all of them")]
+    public int Machines { get; set; } = 1;
+    [Range(0, 4095), Doc("this node's rank (launch.sh also takes MACHINE_RANK from the environment)")]
+    public int MachineRank { get; set; } = 0;
+    [Doc("address of the rank-0 node (required with several machines)")]
+    public string? MainProcessIp { get; set; }
+    [Range(1, 65535)] public int MainProcessPort { get; set; } = 29500;
+
+    public IEnumerable<string> Validate()
+    {
+        if (MachineRank >= Machines) yield return $"machine_rank {MachineRank} must be below machines {Machines}";
+        if (Machines > 1 && string.IsNullOrWhiteSpace(MainProcessIp)) yield return "several machines need main_process_ip (the rank-0 node's address)";
+    }
 }
 
 public sealed class LoraSection
@@ -202,6 +225,8 @@ public sealed class BenchmarkSpec
     public string Source { get; set; } = "math500";
     public string? Path { get; set; }
     [Range(1, int.MaxValue)] public int? Limit { get; set; }
+    [Doc("field names of a jsonl file: question, answer, solution, id, level, subject (e.g. {question: instruction, answer: output} for the reference's GSM8K/MATH test files)")]
+    public Dictionary<string, string> Fields { get; set; } = new();
 }
 
 public sealed class EvaluateSection
@@ -213,7 +238,8 @@ public sealed class EvaluateSection
     [Range(0, 10), Doc("0 = greedy, as in the paper")] public double Temperature { get; set; } = 0;
     [Range(0, 1)] public double TopP { get; set; } = 1;
     [Range(1, 10_000), Doc("samples per problem; n > 1 adds pass@k and majority vote")] public int N { get; set; } = 1;
-    [OneOf("stepdpo", "hendrycks")] public string Grader { get; set; } = "stepdpo";
+    [OneOf("stepdpo", "hendrycks", "deepseekmath"), Doc("the grader behind `accuracy`; the summary also reports the other of stepdpo/deepseekmath (the paper's comparison) and how many answers they disagree on")]
+    public string Grader { get; set; } = "stepdpo";
     [Range(1, 100_000)] public int BatchSize { get; set; } = 16;
 }
 

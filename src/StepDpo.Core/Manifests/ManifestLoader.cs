@@ -29,6 +29,8 @@ public static class ManifestLoader
         if (tree is YMap map) map.Remove("extends");
         var manifest = ManifestBinder.Bind<Manifest>(tree);
         manifest.Extends = null;
+        foreach (var endpoint in new[] { manifest.Sample.Endpoint, manifest.Verify.Judge, manifest.Evaluate.Endpoint })
+            Secrets.Register(endpoint.ApiKeyEnv);
         return new ResolvedManifest(manifest, path, files, sets);
     }
 

@@ -16,7 +16,8 @@ public sealed record EvalSummary(
 
 /// <summary>Greedy accuracy of one model on one benchmark with its Wilson 95% interval; per-level and
 /// per-subject accuracy where the benchmark has them; pass@k and majority-vote accuracy where samples
-/// were drawn (empty / null otherwise).</summary>
+/// were drawn (empty / null otherwise); the greedy accuracy under each compared grader (ours and the paper's) and
+/// on how many problems they disagree.</summary>
 public sealed record BenchmarkResult(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("benchmark")] string Benchmark,
@@ -27,7 +28,9 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("by_level")] IReadOnlyDictionary<string, GroupStat> ByLevel,
     [property: JsonPropertyName("by_subject")] IReadOnlyDictionary<string, GroupStat> BySubject,
     [property: JsonPropertyName("pass_at_k")] IReadOnlyDictionary<string, double> PassAtK,
-    [property: JsonPropertyName("majority_accuracy")] double? MajorityAccuracy);
+    [property: JsonPropertyName("majority_accuracy")] double? MajorityAccuracy,
+    [property: JsonPropertyName("by_grader")] IReadOnlyDictionary<string, double>? ByGrader = null,
+    [property: JsonPropertyName("grader_disagreements")] int GraderDisagreements = 0);
 
 /// <summary>Model B against model A on the same problems: delta = accuracy(B) - accuracy(A); b_only / a_only
 /// count the problems only B / only A solved; mcnemar_p is the exact two-sided McNemar p-value.</summary>
@@ -40,6 +43,7 @@ public sealed record Comparison(
     [property: JsonPropertyName("b_only")] int BOnly,
     [property: JsonPropertyName("a_only")] int AOnly);
 
-/// <summary>The graded greedy answer of one model to one problem.</summary>
+/// <summary>The graded greedy answer of one model to one problem; <see cref="ByGrader"/> holds the verdict of every
+/// compared grader on the same extracted answer.</summary>
 public sealed record ProblemOutcome(string Model, string Benchmark, string ProblemId, bool Correct,
-    string? Level = null, string? Subject = null);
+    string? Level = null, string? Subject = null, IReadOnlyDictionary<string, bool>? ByGrader = null);

@@ -5,6 +5,7 @@ namespace StepDpo.Stages.Evaluation;
 /// <summary>
 /// Names of summary metrics, "scope.benchmark.field":
 ///   {model}.{benchmark}.accuracy | n | correct | ci95_lo | ci95_hi | majority_accuracy | pass_at_k.{k}
+///   | by_grader.{stepdpo|deepseekmath} | grader_disagreements
 ///                       | by_level.{level} | by_subject.{subject}   (model: start, trained, ...)
 ///   delta.{benchmark}.accuracy                                     (trained minus start, paired)
 ///   comparison.{benchmark}.delta | mcnemar_p | b_only | a_only
@@ -12,9 +13,9 @@ namespace StepDpo.Stages.Evaluation;
 /// </summary>
 public static class MetricPath
 {
-    private static readonly string[] ResultFields = ["accuracy", "n", "correct", "ci95_lo", "ci95_hi", "majority_accuracy", "pass_at_k", "by_level", "by_subject"];
+    private static readonly string[] ResultFields = ["accuracy", "n", "correct", "ci95_lo", "ci95_hi", "majority_accuracy", "pass_at_k", "by_level", "by_subject", "by_grader", "grader_disagreements"];
     private static readonly string[] ComparisonFields = ["delta", "mcnemar_p", "b_only", "a_only"];
-    private static readonly string[] Keyed = ["pass_at_k", "by_level", "by_subject"];
+    private static readonly string[] Keyed = ["pass_at_k", "by_level", "by_subject", "by_grader"];
 
     /// <summary>Throws when the name cannot denote any metric (a typo in the manifest), whatever the summary holds.</summary>
     public static void Validate(string metric, string where = "expect")
@@ -68,6 +69,8 @@ public static class MetricPath
             "majority_accuracy" => r.MajorityAccuracy,
             "pass_at_k" => r.PassAtK.TryGetValue(p[3], out var v) ? v : null,
             "by_level" => r.ByLevel.TryGetValue(p[3], out var l) ? l.Accuracy : null,
+            "by_grader" => r.ByGrader?.TryGetValue(p[3], out var g) == true ? g : null,
+            "grader_disagreements" => r.GraderDisagreements,
             _ => r.BySubject.TryGetValue(p[3], out var s) ? s.Accuracy : null,
         };
     }

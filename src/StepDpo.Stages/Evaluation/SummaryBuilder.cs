@@ -76,12 +76,16 @@ public sealed class SummaryBuilder
             foreach (int k in _ks.Where(k => samples.All(s => s.N >= k)))
                 passAtK[k.ToString()] = samples.Average(s => EvalStats.PassAtK(s.N, s.C, k));
         var voted = samples.Where(s => s.Majority is not null).ToList();
+        var graders = outcomes.Where(o => o.ByGrader is not null).SelectMany(o => o.ByGrader!.Keys).Distinct().ToList();
+        var byGrader = graders.ToDictionary(g => g, g => n == 0 ? 0 : outcomes.Count(o => o.ByGrader?.GetValueOrDefault(g) == true) / (double)n);
+        int disagreements = outcomes.Count(o => o.ByGrader is { Count: > 1 } v && v.Values.Distinct().Count() > 1);
         return new BenchmarkResult(model, benchmark,
             Accuracy: n == 0 ? 0 : (double)correct / n, N: n, Correct: correct, Ci95: [lo, hi],
             ByLevel: GroupAccuracy.Compute(outcomes, o => o.Level, o => o.Correct),
             BySubject: GroupAccuracy.Compute(outcomes, o => o.Subject, o => o.Correct),
             PassAtK: passAtK,
-            MajorityAccuracy: voted.Count == 0 ? null : voted.Count(s => s.Majority == true) / (double)voted.Count);
+            MajorityAccuracy: voted.Count == 0 ? null : voted.Count(s => s.Majority == true) / (double)voted.Count,
+            ByGrader: byGrader.Count == 0 ? null : byGrader, GraderDisagreements: disagreements);
     }
 
     /// <summary>Paired comparison; both models must have been graded on exactly the same problems,

@@ -19,7 +19,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class EvaluateStage : PipelineStage
 {
     public override string Name => "evaluate";
-    public override int Version => 1;
+    public override int Version => 2;
     public const string ResultsFile = "results.jsonl";
     public const string SummaryFile = "summary.json";
 
@@ -67,6 +67,9 @@ public sealed class EvaluateStage : PipelineStage
         foreach (var r in summary.Results)
         {
             ctx.Metrics[$"{r.Model}.{r.Benchmark}.accuracy"] = r.Accuracy;
+            foreach (var (name, accuracy) in r.ByGrader ?? new Dictionary<string, double>())
+                ctx.Metrics[$"{r.Model}.{r.Benchmark}.by_grader.{name}"] = accuracy;
+            Count(ctx, $"{r.Model}_{r.Benchmark}_grader_disagreements", r.GraderDisagreements);
             Count(ctx, $"{r.Model}_{r.Benchmark}_correct", r.Correct);
         }
         foreach (var c in summary.Comparisons)
@@ -78,6 +81,10 @@ public sealed class EvaluateStage : PipelineStage
 
     static string Key(string model, string benchmark, string problemId, int index) => $"{model}/{benchmark}/{SampleKey.Of(problemId, index)}";
 
+    /// <summary>The graders every summary reports side by side: ours and the paper's (plus the configured one), so an
+    /// `expect` on a published number can use the paper's comparison and the gap between the two is visible.</summary>
+    public static IReadOnlyList<string> ComparedGraders(string grader) => new[] { grader, "stepdpo", "deepseekmath" }.Distinct().ToList();
+
     /// <summary>Sample 0 is the scored answer (greedy when temperature is 0); with n &gt; 1 the samples also give
     /// pass@k and the majority vote (answers grouped by the grader's equivalence).</summary>
     public static EvalSummary Summarise(IReadOnlyList<ResultRecord> records, int n, string grader)
@@ -86,7 +93,9 @@ public sealed class EvaluateStage : PipelineStage
         foreach (var g in records.GroupBy(r => (r.Model, r.Benchmark, r.ProblemId)))
         {
             var first = g.OrderBy(r => r.Index).First();
-            builder.Add(new ProblemOutcome(g.Key.Model, g.Key.Benchmark, g.Key.ProblemId, first.Correct, first.Level, first.Subject));
+            var byGrader = ComparedGraders(grader).ToDictionary(x => x, x => x == grader ? first.Correct
+                : first.Extracted is { } answer && Grading.AnswersEqual(answer, first.Answer, x));
+            builder.Add(new ProblemOutcome(g.Key.Model, g.Key.Benchmark, g.Key.ProblemId, first.Correct, first.Level, first.Subject, byGrader));
             if (n > 1)
             {
                 bool majority = MajorityVote.IsCorrect(g.Select(r => r.Extracted).ToList(), first.Answer,

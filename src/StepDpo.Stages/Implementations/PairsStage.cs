@@ -1,6 +1,7 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Data;
+using StepDpo.Data.Hub;
 using StepDpo.Stages.Pool;
 using StepDpo.Answers;
 using StepDpo.Stages.Records;
@@ -23,7 +24,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class PairsStage : PipelineStage
 {
     public override string Name => "pairs";
-    public override int Version => 2;
+    public override int Version => 3;
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 
@@ -39,14 +40,16 @@ public sealed class PairsStage : PipelineStage
         Count(ctx, "problems_with_pairs", pairs.Select(p => p.Prompt).Distinct().Count());
     }
 
+    /// <summary>pairs.from: a pair file (JSONL, JSON, parquet) or folder of them, or a Hub data set (owner/name[@revision],
+    /// e.g. xinlai/Math-Step-DPO-10K) whose data files are read in order.</summary>
     static List<StepDpoPair> Import(StageContext ctx, string from)
     {
-        string path = Path.IsPathRooted(from) ? from : Path.Combine(ctx.Workspace.Root, from);
-        if (!File.Exists(path))
-            throw new StepDpoException($"pairs.from '{from}' is not a file here. Download the data set (e.g. " +
-                $"`huggingface-cli download --repo-type dataset {from} --local-dir data/{Path.GetFileName(from)}`), convert it to " +
-                "JSONL and point pairs.from at the file, or set pairs.from to null to build pairs with sample -> verify -> pairs");
-        return PairFile.Read(path).ToList();
+        string path = HubSnapshots.Resolve(from, ctx.Workspace.Root, HubRepoType.Dataset, HubSelection.Dataset, "pairs.from",
+            progress: ctx.Progress.Info);
+        var files = File.Exists(path) ? [path] : HubSelection.DataFiles(path).Select(f => Path.Combine(path, f)).ToList();
+        if (files.Count == 0) throw new StepDpoException($"pairs.from '{from}': {path} holds no .parquet, .jsonl or .json file");
+        ctx.Counters["pairs_files"] = files.Select(f => Path.GetRelativePath(path, f)).ToList();
+        return files.SelectMany(PairFile.Read).ToList();
     }
 
     /// <summary>Plain DPO: per problem, correct and wrong whole solutions paired in order.</summary>

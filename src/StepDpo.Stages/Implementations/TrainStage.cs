@@ -6,6 +6,7 @@ using StepDpo.Stages.Models;
 using StepDpo.Text;
 using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Training;
+using StepDpo.Torch.Training.Trl;
 
 namespace StepDpo.Stages.Implementations;
 
@@ -19,7 +20,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 1;
+    public override int Version => 2;
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -66,30 +67,39 @@ public sealed class TrainStage : PipelineStage
     }
 
     /// <summary>
-    /// train.backend trl: the same hyperparameters as a TRL DPOTrainer job on GPUs (accelerate + DeepSpeed ZeRO-3):
-    /// data, dpo_config.yaml, accelerate_zero3.yaml and launch.sh go into the stage directory, and the job runs when
-    /// `accelerate` is on PATH; its output checkpoint becomes final/. Without the launcher the stage stops after
-    /// writing the files (nothing is marked complete) and says how to run them.
+    /// train.backend trl: the same hyperparameters as a TRL DPOTrainer job on GPUs (accelerate + DeepSpeed ZeRO-3) in
+    /// the dialect of train.trl.version: data, config, the shipped Step-DPO scripts, accelerate_zero3.yaml,
+    /// requirements.txt and launch.sh go into the stage directory, and the job runs when `accelerate` is on PATH (its
+    /// output, secrets masked, also goes to train.log). A finished job's output/ becomes final/ and its log history
+    /// metrics.jsonl; a rerun whose output/ is already complete (e.g. launch.sh run by hand on a GPU node) imports it
+    /// without the launcher. Without the launcher and without output the stage stops after writing the files.
     /// </summary>
     static Task Trl(StageContext ctx, IReadOnlyList<StepDpoPair> pairs, CancellationToken ct)
     {
         var m = ctx.Manifest;
-        var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
-        string modelPath = m.Model.Path is { } p && !ctx.UpstreamDirs.ContainsKey("sft") ? p : ModelStore.StartModelDir(ctx);
-        var launch = TrlBackend.Write(ctx.Dir, pairs.Select(q => new StepDpoRecord(q.Prompt, q.InitialReasonSteps, q.Chosen, q.Rejected)).ToList(),
-            r => PromptTemplates.TrainingCondition(m.Model.Template, r.Prompt, r.InitialReasonSteps), options, modelPath, m.Train.NumDevices);
-        int? exit = TrlBackend.RunIfAvailable(launch, ctx.Progress.Info, ct);
-        if (exit is null)
-            throw new StepDpoException($"train.backend trl: wrote {string.Join(", ", launch.Files)} to {Workspace.Display(ctx.Dir)}, " +
-                $"but `{TrlBackend.Launcher}` is not on PATH, so nothing was trained. On a GPU node with TRL and DeepSpeed: " +
-                $"`sh {Workspace.Display(Path.Combine(ctx.Dir, "launch.sh"))}`, then rerun this stage (it picks up output/).");
-        if (exit != 0) throw new StepDpoException($"train.backend trl: launch.sh exited with {exit}; see the output above");
-        string output = Path.Combine(ctx.Dir, "output");
-        if (!File.Exists(Path.Combine(output, Checkpoint.ConfigFile)))
-            throw new StepDpoException($"train.backend trl: the job finished but {output} holds no checkpoint");
-        string final = Path.Combine(ctx.Dir, ModelStore.ModelFolder);
-        if (Directory.Exists(final)) Directory.Delete(final, true);
-        Directory.Move(output, final);
+        string output = ctx.File(TrlExport.OutputFolder);
+        var dialect = TrlDialect.Of(m.Train.Trl.Version);
+        if (TrlOutput.Incomplete(output) is { } notYet)
+        {
+            var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+            var t = m.Train.Trl;
+            var job = new TrlJob(m.Train.NumDevices, t.Machines, t.MachineRank, t.MainProcessIp, t.MainProcessPort, m.Train.Offload);
+            var launch = TrlExport.Write(ctx.Dir, pairs.Select(q => new StepDpoRecord(q.Prompt, q.InitialReasonSteps, q.Chosen, q.Rejected)).ToList(),
+                r => PromptTemplates.TrainingCondition(m.Model.Template, r.Prompt, r.InitialReasonSteps), options,
+                ModelStore.StartModelDir(ctx), dialect, job);
+            int? exit = TrlOutput.RunIfAvailable(launch, ctx.File("train.log"), ctx.Progress.Info, ct);
+            if (exit is null)
+                throw new StepDpoException($"train.backend trl: wrote {string.Join(", ", launch.Files)} to {Workspace.Display(ctx.Dir)}, " +
+                    $"but `{TrlExport.Launcher}` is not on PATH, so nothing was trained ({notYet}). On a GPU node: " +
+                    $"`pip install -r requirements.txt && sh {Workspace.Display(Path.Combine(ctx.Dir, "launch.sh"))}`, then rerun this stage (it imports output/).");
+            if (exit != 0) throw new StepDpoException($"train.backend trl: launch.sh exited with {exit}; see {Workspace.Display(ctx.File("train.log"))}");
+        }
+        var imported = TrlOutput.Import(output, ctx.File(ModelStore.ModelFolder), ctx.Dir);
+        ctx.Counters["trl_version"] = dialect.Version;
+        Count(ctx, "steps", imported.Steps);
+        foreach (var (k, v) in imported.Summary) ctx.Counters[$"trl_{k}"] = System.Math.Round(v, 5);
+        if (imported.LastTrainRow is { } last)
+            foreach (var (k, v) in last) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
         return Task.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
+using StepDpo.Data.Hub;
 using StepDpo.Text;
 using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Model;
@@ -14,18 +15,18 @@ public static class ModelStore
     /// <summary>The HF checkpoint folder inside the sft and train artifacts (the trainers write final/).</summary>
     public const string ModelFolder = "final";
 
-    /// <summary>The start model: the sft stage's output when it ran, else model.path.</summary>
+    /// <summary>The start model: the sft stage's output when it ran, else model.path: a local folder, or a Hub id
+    /// (owner/name, at model.revision) resolved through the Hub cache, downloading what it lacks.</summary>
     public static string StartModelDir(StageContext ctx)
     {
         if (ctx.UpstreamDirs.TryGetValue("sft", out var sft)) return Path.Combine(sft, ModelFolder);
         var m = ctx.Manifest;
         if (m.Model.Init is not null)
             throw new StepDpoException("model.init creates the start model in the sft stage: add an sft section (or set model.path)");
-        string path = Path.IsPathRooted(m.Model.Path!) ? m.Model.Path! : Path.Combine(ctx.Workspace.Root, m.Model.Path!);
-        if (Directory.Exists(path)) return path;
-        throw new StepDpoException($"model.path '{m.Model.Path}' is not a folder here. Local stages need the checkpoint on disk: " +
-            $"download it (e.g. `huggingface-cli download {m.Model.Path} --local-dir models/{Path.GetFileName(m.Model.Path)}`) " +
-            "and set model.path to that folder, or use an openai backend that serves it");
+        string dir = HubSnapshots.Resolve(m.Model.Path!, ctx.Workspace.Root, HubRepoType.Model, HubSelection.Model, "model.path",
+            m.Model.Revision, ctx.Progress.Info);
+        if (!Directory.Exists(dir)) throw new StepDpoException($"model.path '{m.Model.Path}' is a file, not a checkpoint folder");
+        return dir;
     }
 
     /// <summary>The trained policy of the train stage.</summary>

@@ -93,12 +93,12 @@ public sealed class ProblemPool
                 Options(s, SyntheticSplit.Test));
             return FromSynthetic(test, b.Name);
         }
-        return new ProblemPool(Load(b.Source, b.Path, b.Limit, null, ws).ToList());
+        return new ProblemPool(Load(b.Source, b.Path, b.Limit, b.Fields.Count > 0 ? b.Fields : null, ws).ToList());
     }
 
     static IEnumerable<Problem> Load(string source, string? path, int? limit, IReadOnlyDictionary<string, string>? fields, Workspace ws)
     {
-        string resolved = path is null ? "" : Path.IsPathRooted(path) ? path : Path.Combine(ws.Root, path);
+        string resolved = path is null ? "" : Path.IsPathRooted(path) || path.StartsWith(DataSources.HubPrefix) ? path : Path.Combine(ws.Root, path);
         return DataSources.Load(new DataSpec(source, resolved, limit, fields));
     }
 }
