@@ -39,6 +39,9 @@ public static class ManifestLoader
         chain.Push(path);
         files.Add(path);
         string display = Workspace.Display(path);
+        long size = new FileInfo(path).Length;
+        if (size > YamlTree.MaxDocumentBytes)
+            throw new ManifestException($"{display}: {size:N0} bytes; a manifest may have at most 1 MiB ({YamlTree.MaxDocumentBytes:N0} bytes)");
         var node = YamlTree.Parse(File.ReadAllText(path), display);
         if (node is not YMap map) throw new ManifestException($"{node.Source}: a manifest must be a mapping of keys");
         if (map.Find("extends") is { } ext)
