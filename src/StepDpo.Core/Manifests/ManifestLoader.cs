@@ -27,9 +27,29 @@ public static class ManifestLoader
         var sets = (overrides ?? Array.Empty<string>()).ToList();
         foreach (var set in sets) tree = YamlTree.ApplyOverride(tree, set);
         if (tree is YMap map) map.Remove("extends");
-        var manifest = ManifestBinder.Bind<Manifest>(tree);
+        var manifest = ManifestBinder.Bind<Manifest>(tree, m => FilesExist(m, workspace));
         manifest.Extends = null;
         return new ResolvedManifest(manifest, path, files, sets);
+    }
+
+    /// <summary>Rules that need the workspace: the files a manifest names exist, the experiment it compares with too.
+    /// Paths are relative to the workspace root, as the stages read them.</summary>
+    static IEnumerable<Violation> FilesExist(Manifest m, Workspace ws)
+    {
+        string Resolve(string p) => System.IO.Path.IsPathRooted(p) ? p : System.IO.Path.Combine(ws.Root, p);
+        if (m.Model.Tokenizer is { } tokenizer && !File.Exists(Resolve(tokenizer)))
+            yield return new($"no such file: {Resolve(tokenizer)}", "model.tokenizer");
+        if (m.Model.Init is { Tokenizer: not "byte" and var path } && !File.Exists(Resolve(path)) && !Directory.Exists(Resolve(path)))
+            yield return new($"neither 'byte' nor an existing tokenizer.json: {Resolve(path)}", "model.init.tokenizer");
+        if (m.Report.CompareWith is { } other && other != m.Name && !Exists(other, ws))
+            yield return new($"no experiment '{other}'" +
+                (ManifestBinder.Suggest(other, ws.ExperimentNames()) is { } hint ? $"; did you mean '{hint}'?" : ""), "report.compare_with");
+    }
+
+    static bool Exists(string experiment, Workspace ws)
+    {
+        try { ResolvePath(experiment, ws); return true; }
+        catch (ManifestException) { return false; }
     }
 
     static YNode LoadWithExtends(string path, List<string> files, Stack<string> chain)
