@@ -147,8 +147,8 @@ public class CrossFieldRuleTests
           "name: t\nmodel:\n  path: m\n  template: plain\nreport:\n  compare_with: t\n",
           "experiments/x.yaml:6:17: 'report.compare_with': names this experiment itself" },
         { "compare_with_unknown_experiment",
-          "name: t\nmodel:\n  path: m\n  template: plain\nreport:\n  compare_with: tiny-dop\n",
-          "experiments/x.yaml:6:17: 'report.compare_with': no experiment 'tiny-dop'" },
+          "name: t\nmodel:\n  path: m\n  template: plain\nreport:\n  compare_with: tiny-dpp\n",
+          "experiments/x.yaml:6:17: 'report.compare_with': no experiment 'tiny-dpp'; did you mean 'tiny-dpo'?" },
     };
 
     [Theory]
