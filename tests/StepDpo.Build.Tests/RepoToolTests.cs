@@ -9,12 +9,7 @@ namespace StepDpo.Build.Tests;
 /// restores it.</summary>
 public class RepoToolTests
 {
-    static string Repo()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "StepDpo.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
+    static string Repo() => MsBuildTargetsTests.Repo();
 
     static (int Exit, string Stdout, string Stderr) Run(string file, string workingDirectory, params string[] args)
     {
