@@ -11,6 +11,10 @@ public sealed record GradeResult(string? Extracted, bool Correct);
 /// it equals the gold answer. Pure functions, thread-safe, bounded work per call, never throws.</summary>
 public static class Grading
 {
+    /// <summary>Changes when a verdict of any grader changes (2: an unclosed last box is no answer, a ± inside a set
+    /// is two elements). The stages that grade put it into their cache keys, so graded artifacts follow the grader.</summary>
+    public const int Version = 2;
+
     /// <summary>The grader names accepted by <see cref="Grade"/> and <see cref="AnswersEqual"/>.</summary>
     public static readonly IReadOnlyList<string> Graders = ["stepdpo", "hendrycks", "deepseekmath"];
 

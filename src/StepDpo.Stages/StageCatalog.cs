@@ -32,21 +32,27 @@ public static class StageCatalog
         ["report"] = new[] { "sft", "sample", "verify", "pairs", "train", "evaluate" },
     };
 
-    /// <summary>What of the manifest each stage reads. The start model matters to every stage that runs it.</summary>
+    /// <summary>What of the manifest each stage reads. The start model matters to every stage that runs it; sample,
+    /// verify (rollouts), pairs (rectification) and evaluate grade answers with evaluate.grader.</summary>
     public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
     {
         ["sft"] = m => new { m.Seed, m.Model, Data = SftData(m), m.Sft },
-        ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample },
-        ["verify"] = m => new { m.Seed, m.Model, m.Verify },
+        ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample, Grader = Grader(m) },
+        ["verify"] = m => new { m.Seed, m.Model, m.Verify, Grader = Grader(m) },
         ["pairs"] = m => m.Pairs.From is null
-            ? new { m.Seed, m.Model, m.Pairs }
+            ? new { m.Seed, m.Model, m.Pairs, Grader = Grader(m) }
             : new { m.Seed, m.Model.Template, m.Pairs } as object,
         ["train"] = m => new { m.Seed, m.Model, m.Train },
         ["evaluate"] = m => m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
-            ? new { m.Seed, m.Model, Data = TestData(m), m.Evaluate }
-            : new { m.Seed, m.Model, m.Evaluate } as object,
-        ["report"] = m => new { m.Report, m.Expect },
+            ? new { m.Seed, m.Model, Data = TestData(m), m.Evaluate, Grader = Grader(m) }
+            : new { m.Seed, m.Model, m.Evaluate, Grader = Grader(m) } as object,
+        // report.md embeds the whole resolved manifest (besides report, expect and the sft/train hyperparameters it
+        // tabulates), so every value of it changes the report.
+        ["report"] = m => m,
     };
+
+    /// <summary>The grader and the version of its verdicts (a grader fix regrades what was graded before).</summary>
+    static object Grader(Manifest m) => new { Name = m.Evaluate.Grader, Answers.Grading.Version };
 
     /// <summary>The data sft reads: for the synthetic world its training split and knobs, not the pool or the test
     /// size, so resizing those keeps the trained model cached. Keys keep the manifest's paths for "changed:" reasons.</summary>

@@ -10,7 +10,6 @@ public class ExtractionTests
     [InlineData("nested \\boxed{\\{1, \\{2\\}\\}}", "\\{1, \\{2\\}\\}")]
     [InlineData("\\fbox{42}", "42")]
     [InlineData("The answer is \\boxed 5$.", "5")]
-    [InlineData("good \\boxed{3} then broken \\boxed{4", "3")]
     [InlineData("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}")]
     [InlineData("Thus the final answer is $12$.", "12")]
     [InlineData("Step 3: so 5+4=9.\nThe answer is: 9", "9")]
@@ -31,6 +30,28 @@ public class ExtractionTests
         Assert.Null(Grading.ExtractAnswer("no digits here"));
         Assert.Null(Grading.ExtractAnswer(""));
         Assert.Null(Grading.ExtractAnswer("only an open box \\boxed{12", ExtractionOrder.BoxedOnly));
+    }
+
+    /// <summary>A last box that never closes is an answer cut off while being written (a response stopped at
+    /// max_new_tokens): there is no final answer, neither the box's first characters nor a number or an earlier box.</summary>
+    [Theory]
+    [InlineData("The answer is \\boxed{5")]
+    [InlineData("So \\boxed{5")]
+    [InlineData("good \\boxed{3} then broken \\boxed{4")]
+    [InlineData("#### 7 but \\fbox{\\frac{1}{2}")]
+    public void An_unclosed_last_box_is_no_answer(string response)
+    {
+        Assert.Null(Grading.ExtractAnswer(response));
+        Assert.False(Grading.Grade(response, "5").Correct);
+        Assert.False(Grading.Grade(response, "3").Correct);
+    }
+
+    [Fact]
+    public void Only_the_last_box_decides_and_only_where_boxes_are_read()
+    {
+        Assert.Equal("4", Grading.ExtractAnswer("broken \\boxed{3 then \\boxed{4}"));
+        Assert.Equal("18", Grading.ExtractAnswer("#### 18\nthen \\boxed{2", ExtractionOrder.Gsm8k));
+        Assert.Equal("9", Grading.ExtractAnswer("\\boxed{5 The answer is: 9", new ExtractionOrder([ExtractionRule.TheAnswerIs])));
     }
 
     [Fact]

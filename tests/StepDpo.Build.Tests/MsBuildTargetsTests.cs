@@ -8,7 +8,7 @@ namespace StepDpo.Build.Tests;
 /// <summary>The StepDpo MSBuild targets as a consumer project uses them: a real `dotnet msbuild` running the real tool.</summary>
 public class MsBuildTargetsTests
 {
-    static string Repo()
+    internal static string Repo()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "StepDpo.sln"))) return d.FullName;

@@ -9,6 +9,9 @@ public static class AnswerExtractor
         if (string.IsNullOrEmpty(response)) return null;
         foreach (var rule in (order ?? ExtractionOrder.Default).Rules)
         {
+            // A last box that never closes is the final answer cut off mid-way (e.g. at max_new_tokens): no later rule
+            // may guess it from the digits inside or from an earlier box.
+            if (rule == ExtractionRule.Boxed && LastBoxIsOpen(response)) return null;
             var found = rule switch
             {
                 ExtractionRule.Boxed => LastBoxed(response),
@@ -28,10 +31,12 @@ public static class AnswerExtractor
     /// <summary>A box longer than this is not an answer; the bound keeps many unclosed boxes linear.</summary>
     public const int MaxBoxedLength = 5_000;
 
-    /// <summary>Content of the last closed <c>\boxed{...}</c>/<c>\fbox{...}</c> (or <c>\boxed 5</c>);
-    /// an unclosed box is skipped in favour of an earlier closed one.</summary>
+    /// <summary>Content of the last <c>\boxed{...}</c>/<c>\fbox{...}</c> (or <c>\boxed 5</c>); null when that box
+    /// never closes (see <see cref="LastBoxIsOpen"/>). A closed box longer than <see cref="MaxBoxedLength"/> is skipped
+    /// in favour of an earlier one, as is an unclosed one before it.</summary>
     public static string? LastBoxed(string text)
     {
+        if (LastBoxIsOpen(text)) return null;
         int end = text.Length;
         Dictionary<int, int>? closers = null;
         // Each search resumes below the previous hit, so the whole walk is one pass over the text.
@@ -67,6 +72,16 @@ public static class AnswerExtractor
             end = at;
         }
         return null;
+    }
+
+    /// <summary>True when the last <c>\boxed{</c> or <c>\fbox{</c> has no closing brace: the text stops inside it.</summary>
+    public static bool LastBoxIsOpen(string text)
+    {
+        int at = System.Math.Max(LastIndexBefore(text, "\\boxed", text.Length), LastIndexBefore(text, "\\fbox", text.Length));
+        if (at < 0) return false;
+        int i = at + (string.CompareOrdinal(text, at, "\\boxed", 0, 6) == 0 ? 6 : 5);
+        while (i < text.Length && text[i] == ' ') i++;
+        return i < text.Length && text[i] == '{' && LatexScan.MatchBrace(text, i) < 0;
     }
 
     /// <summary>Opening-brace index to closing-brace index for every closed group (escaped braces skipped).</summary>

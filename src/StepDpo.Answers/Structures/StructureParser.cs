@@ -23,13 +23,13 @@ internal static class StructureParser
         if (union.Count > 1) return new UnionValue(union.Select(p => Parse(p, budget, depth + 1)).ToList());
 
         var items = SplitList(s);
-        if (items.Count > 1) return new SetValue(items.Select(p => Parse(p, budget, depth + 1)).ToList());
+        if (items.Count > 1) return new SetValue(Elements(items).Select(p => Parse(p, budget, depth + 1)).ToList());
 
         if (s.Length >= 4 && s.StartsWith("\\{") && s.EndsWith("\\}"))
         {
             var inner = s[2..^2];
             if (inner.Contains('|') || inner.Contains(':')) return new TextValue(s); // set-builder notation
-            return new SetValue(SplitList(inner).Where(p => p.Trim().Length > 0).Select(p => Parse(p, budget, depth + 1)).ToList());
+            return new SetValue(Elements(SplitList(inner).Where(p => p.Trim().Length > 0)).Select(p => Parse(p, budget, depth + 1)).ToList());
         }
 
         if (s[0] is '(' or '[' && s[^1] is ')' or ']' && LatexScan.OuterPairSpansAll(s))
@@ -60,6 +60,11 @@ internal static class StructureParser
         if (parts.Count == 1) parts = LatexScan.SplitTopLevel(s, ";");
         return parts.Where(p => p.Trim().Length > 0).ToList() is { Count: > 0 } kept ? kept : parts;
     }
+
+    /// <summary>The elements of a set or list: an item "a \pm b" stands for two of them, a + b and a - b
+    /// (\{1\pm\sqrt5, -2\} has three elements).</summary>
+    private static IEnumerable<string> Elements(IEnumerable<string> items) =>
+        items.SelectMany(item => PlusMinus(item) is { } pm ? [pm.Plus, pm.Minus] : new[] { item });
 
     private static MatrixValue? TryMatrix(string s, WorkBudget budget, int depth)
     {

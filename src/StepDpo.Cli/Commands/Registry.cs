@@ -9,6 +9,7 @@ public static class Registry
     {
         // Foundation: doctor, manifest, plan, run and the stage commands.
         config.AddCommand<DoctorCommand>("doctor").WithDescription("versions, device, threads, bf16 support");
+        config.AddCommand<InitCommand>("init").WithDescription("start a workspace: copy a shipped experiment's manifest into DIR/experiments/ to edit");
         config.AddBranch("manifest", m =>
         {
             m.SetDescription("check or print experiment manifests");

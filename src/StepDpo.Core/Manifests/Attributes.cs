@@ -4,7 +4,7 @@ namespace StepDpo.Core.Manifests;
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class RequiredKeyAttribute : Attribute;
 
-/// <summary>A string key limited to these values.</summary>
+/// <summary>A string key (or each string of a list) limited to these values.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class OneOfAttribute(params string[] values) : Attribute
 {
@@ -29,5 +29,10 @@ public sealed class DocAttribute(string text) : Attribute
 /// <summary>Cross-field rules a section checks after binding (e.g. "either path or init").</summary>
 public interface IValidatable
 {
-    IEnumerable<string> Validate();
+    IEnumerable<Violation> Validate();
 }
+
+/// <summary>A broken cross-field rule. <see cref="Keys"/> are the keys it is about, relative to the section (dotted,
+/// `list[2]` for an item); the error names and points at the first of them the manifest spells out, so it lands on
+/// the line to change. A key path may contain dots of its own (expect's metric names): the longest match wins.</summary>
+public sealed record Violation(string Text, params string[] Keys);

@@ -3,8 +3,9 @@ namespace StepDpo.Core.Manifests;
 /// <summary>
 /// One experiment, as written in experiments/NAME.yaml (after `extends` and `--set`). Keys are the snake_case
 /// names of these properties. Each stage reads its own section; its cache key hashes exactly what it reads.
+/// Rules that tie keys together are in ManifestRules.cs.
 /// </summary>
-public sealed class Manifest : IValidatable
+public sealed partial class Manifest
 {
     [RequiredKey, Doc("experiment name; artifacts go to artifacts/NAME/")]
     public string Name { get; set; } = "";
@@ -25,18 +26,9 @@ public sealed class Manifest : IValidatable
     public ReportSection Report { get; set; } = new();
     [Doc("metric thresholds, e.g. trained.math.accuracy: {min: 0.70}")]
     public Dictionary<string, Expectation> Expect { get; set; } = new();
-
-    public IEnumerable<string> Validate()
-    {
-        if (Name != "" && !System.Text.RegularExpressions.Regex.IsMatch(Name, "^[A-Za-z0-9][A-Za-z0-9._-]*$"))
-            yield return $"name '{Name}' may contain only letters, digits, '.', '_' and '-'";
-        foreach (var (metric, _) in Expect)
-            if (metric.Split('.').Length < 3)
-                yield return $"expect: '{metric}' should be MODEL.BENCHMARK.METRIC (e.g. trained.math.accuracy, delta.gsm8k.accuracy)";
-    }
 }
 
-public sealed class ModelSection : IValidatable
+public sealed partial class ModelSection
 {
     [Doc("Hugging Face checkpoint folder or hub id (e.g. Qwen/Qwen2-72B-Instruct)")]
     public string? Path { get; set; }
@@ -49,14 +41,9 @@ public sealed class ModelSection : IValidatable
     public string? Tokenizer { get; set; }
     [Doc("create the start model from random weights instead of loading one (tiny experiments)")]
     public ModelInit? Init { get; set; }
-
-    public IEnumerable<string> Validate()
-    {
-        if ((Path is null) == (Init is null)) yield return "set exactly one of model.path (a checkpoint) or model.init (random initialisation)";
-    }
 }
 
-public sealed class ModelInit
+public sealed partial class ModelInit
 {
     [OneOf("qwen2", "llama")] public string Arch { get; set; } = "qwen2";
     [OneOf("tiny", "mini", "small")] public string Preset { get; set; } = "mini";
@@ -64,7 +51,7 @@ public sealed class ModelInit
     public string Tokenizer { get; set; } = "byte";
 }
 
-public sealed class DataSection
+public sealed partial class DataSection
 {
     [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs", "samples"), Doc("the problem pool for sampling")]
     public string Source { get; set; } = "synthetic";
@@ -76,15 +63,15 @@ public sealed class DataSection
     public SyntheticSection Synthetic { get; set; } = new();
 }
 
-public sealed class SyntheticSection
+public sealed partial class SyntheticSection
 {
     [Range(1, 10_000_000), Doc("problems with reference solutions for sft")] public int Train { get; set; } = 20000;
     [Range(0, 10_000_000), Doc("further training-split problems for sampling (never seen in sft)")] public int Pool { get; set; } = 2000;
     [Range(1, 1_000_000), Doc("held-out problems (a disjoint split) for evaluation")] public int Test { get; set; } = 500;
     [Range(1, 12)] public int MinSteps { get; set; } = 2;
     [Range(1, 12)] public int MaxSteps { get; set; } = 5;
-    [Range(1, 1_000_000)] public int MaxStart { get; set; } = 30;
-    [Range(1, 1_000_000)] public int MaxAddend { get; set; } = 20;
+    [Range(2, 1_000_000)] public int MaxStart { get; set; } = 30;
+    [Range(2, 1_000_000)] public int MaxAddend { get; set; } = 20;
     [Range(2, 1_000_000)] public int MaxFactor { get; set; } = 9;
     [Range(2, 1_000_000)] public int MaxValue { get; set; } = 99;
     [Range(0, 1), Doc("share of the sft demonstrations with a taking-away step ('sells k') that are written with an error habit (k added instead of subtracted, the error carried to the answer), so the sft model makes this step error part of the time; 0 = clean demonstrations")]
@@ -92,12 +79,12 @@ public sealed class SyntheticSection
 }
 
 /// <summary>Optimiser settings shared by SFT and Step-DPO training.</summary>
-public abstract class OptimSection
+public abstract partial class OptimSection
 {
     [Range(0, 1)] public double LearningRate { get; set; } = 5e-7;
     [OneOf("cosine", "linear", "constant")] public string LrScheduler { get; set; } = "cosine";
     [Range(0, 1)] public double WarmupRatio { get; set; } = 0.1;
-    [Range(0, 10_000)] public int Epochs { get; set; } = 1;
+    [Range(1, 10_000)] public int Epochs { get; set; } = 1;
     [Range(1, 1_000_000), Doc("sequences per forward pass on one device")]
     public int PerDeviceBatchSize { get; set; } = 1;
     [Range(1, 1_000_000)] public int GradientAccumulationSteps { get; set; } = 1;
@@ -113,14 +100,14 @@ public abstract class OptimSection
     [OneOf("auto", "cpu", "cuda")] public string Device { get; set; } = "auto";
 }
 
-public sealed class SftSection : OptimSection
+public sealed partial class SftSection : OptimSection
 {
     public bool Enabled { get; set; } = true;
     [Range(1, int.MaxValue), Doc("training examples drawn from the pool's reference solutions")]
     public int? Examples { get; set; }
 }
 
-public sealed class EndpointSection
+public sealed partial class EndpointSection
 {
     [Doc("OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, SGLang, TGI)")]
     public string BaseUrl { get; set; } = "http://127.0.0.1:8000";
@@ -133,7 +120,7 @@ public sealed class EndpointSection
     [Range(0, 100)] public int MaxRetries { get; set; } = 6;
 }
 
-public sealed class SampleSection
+public sealed partial class SampleSection
 {
     [OneOf("local", "openai")] public string Backend { get; set; } = "local";
     public EndpointSection Endpoint { get; set; } = new();
@@ -144,7 +131,7 @@ public sealed class SampleSection
     [Range(1, 100_000), Doc("prompts per batch in the local engine")] public int BatchSize { get; set; } = 16;
 }
 
-public sealed class VerifySection
+public sealed partial class VerifySection
 {
     [OneOf("rollout", "judge", "labels", "rule"), Doc("how the first wrong step is found")]
     public string Method { get; set; } = "rollout";
@@ -156,7 +143,7 @@ public sealed class VerifySection
     [Range(0, 100)] public int JudgeRetries { get; set; } = 3;
 }
 
-public sealed class PairsSection
+public sealed partial class PairsSection
 {
     [Doc("train on an existing pair data set (Step-DPO format) and skip sample/verify/pairs")]
     public string? From { get; set; }
@@ -169,7 +156,7 @@ public sealed class PairsSection
     [Range(1, 100_000)] public int? MaxPairsPerProblem { get; set; }
 }
 
-public sealed class TrainSection : OptimSection
+public sealed partial class TrainSection : OptimSection
 {
     [OneOf("local", "trl"), Doc("local: the TorchSharp trainer; trl: write and launch a TRL DPOTrainer job")]
     public string Backend { get; set; } = "local";
@@ -208,14 +195,16 @@ public sealed class TrlSection : IValidatable
     }
 }
 
-public sealed class LoraSection
+public sealed partial class LoraSection
 {
     [Range(1, 4096)] public int Rank { get; set; } = 16;
     [Range(0, 1e6)] public double Alpha { get; set; } = 32;
+    [OneOf("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"),
+     Doc("the linear layers that get adapters (names of the Qwen2/Llama modules)")]
     public List<string> TargetModules { get; set; } = new() { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
 }
 
-public sealed class BenchmarkSpec
+public sealed partial class BenchmarkSpec
 {
     [RequiredKey, Doc("name used in reports and expect keys (e.g. math, gsm8k, test)")]
     public string Name { get; set; } = "";
@@ -229,7 +218,7 @@ public sealed class BenchmarkSpec
     public Dictionary<string, string> Fields { get; set; } = new();
 }
 
-public sealed class EvaluateSection
+public sealed partial class EvaluateSection
 {
     public List<BenchmarkSpec> Benchmarks { get; set; } = new();
     [OneOf("local", "openai")] public string Backend { get; set; } = "local";
@@ -251,16 +240,10 @@ public sealed class ReportSection
 }
 
 /// <summary>A threshold on one metric of the evaluation summary.</summary>
-public sealed class Expectation : IValidatable
+public sealed partial class Expectation
 {
     public double? Min { get; set; }
     public double? Max { get; set; }
     [Doc("a published value, checked with tolerance")] public double? Value { get; set; }
     [Range(0, 1e9)] public double? Tolerance { get; set; }
-
-    public IEnumerable<string> Validate()
-    {
-        if (Min is null && Max is null && Value is null) yield return "an expectation needs min, max or value";
-        if (Value is not null && Tolerance is null) yield return "value needs a tolerance";
-    }
 }

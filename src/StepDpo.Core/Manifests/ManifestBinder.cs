@@ -11,11 +11,17 @@ namespace StepDpo.Core.Manifests;
 public sealed class ManifestBinder
 {
     readonly List<string> problems = new();
+    /// <summary>Problems binding values (unknown keys, types, ranges); the cross-field rules run only where there are
+    /// none, since a value that did not bind is a default the user never wrote.</summary>
+    int bindErrors;
 
-    public static T Bind<T>(YNode root) where T : new()
+    /// <param name="rules">Further rules on the bound value (e.g. ones that need the workspace), located like the
+    /// sections' own.</param>
+    public static T Bind<T>(YNode root, Func<T, IEnumerable<Violation>>? rules = null) where T : new()
     {
         var binder = new ManifestBinder();
         var result = (T)binder.BindValue(typeof(T), root, "")!;
+        if (rules is not null && root is YMap map && binder.bindErrors == 0) binder.Report(map, "", rules(result));
         if (binder.problems.Count > 0) throw new ManifestException(binder.problems.Order(LocationOrder.Instance).ToList());
         return result;
     }
@@ -84,6 +90,7 @@ public sealed class ManifestBinder
     {
         var obj = Activator.CreateInstance(type)!;
         var props = Keys(type).ToDictionary(KeyOf);
+        int errorsBefore = bindErrors;
         if (node is not YMap map)
         {
             Problem(node, path, $"expected a mapping with keys {string.Join(", ", props.Keys)}");
@@ -95,33 +102,94 @@ public sealed class ManifestBinder
             if (!props.TryGetValue(e.Key, out var prop))
             {
                 var hint = Suggest(e.Key, props.Keys);
+                bindErrors++;
                 problems.Add($"{e.KeySource}: unknown key '{keyPath}'" +
                     (hint is null ? $" (valid keys here: {string.Join(", ", props.Keys)})" : $"; did you mean '{hint}'?"));
                 continue;
             }
-            int before = problems.Count;
+            int before = bindErrors;
             var value = BindValue(prop.PropertyType, e.Value, keyPath);
-            if (problems.Count > before) continue; // keep the default; the type problem is already reported
+            if (bindErrors > before) continue; // keep the default; the type problem is already reported
             if (value is null && IsCollection(prop.PropertyType)) value = Activator.CreateInstance(prop.PropertyType); // `key: null` empties it
             prop.SetValue(obj, value);
             Check(prop, value, e.Value, keyPath);
         }
         foreach (var (key, prop) in props)
             if (prop.GetCustomAttribute<RequiredKeyAttribute>() is not null && map.Find(key) is null)
+            {
+                bindErrors++;
                 problems.Add($"{map.Source}: missing required key '{Join(path, key)}'" +
                     (prop.GetCustomAttribute<DocAttribute>() is { } doc ? $" ({doc.Text})" : ""));
-        if (obj is IValidatable v)
-            foreach (var p in v.Validate()) problems.Add($"{map.Source}: {(path == "" ? "" : path + ": ")}{p}");
+            }
+        if (obj is IValidatable v && bindErrors == errorsBefore) Report(map, path, v.Validate());
         return obj;
+    }
+
+    void Report(YMap map, string path, IEnumerable<Violation> violations)
+    {
+        foreach (var violation in violations)
+        {
+            var (source, key) = Locate(map, violation.Keys);
+            string named = key is null ? path : Join(path, key);
+            problems.Add($"{source}: {(named == "" ? "" : $"'{named}': ")}{violation.Text}");
+        }
+    }
+
+    /// <summary>The first of <paramref name="keys"/> written in <paramref name="map"/> and where its value is; when none
+    /// is, the first key and the closest section of it that is written.</summary>
+    static (Source Source, string? Key) Locate(YMap map, IReadOnlyList<string> keys)
+    {
+        foreach (var key in keys)
+            if (Walk(map, key, out var node)) return (node.Source, key);
+        if (keys.Count == 0) return (map.Source, null);
+        Walk(map, keys[0], out var closest);
+        return (closest.Source, keys[0]);
+    }
+
+    /// <summary>Follows a dotted key path (with `name[i]` items) from <paramref name="node"/>; <paramref name="reached"/>
+    /// is the last node found. At a mapping the longest run of segments that is one key wins (metric names have dots).</summary>
+    static bool Walk(YNode node, string keyPath, out YNode reached)
+    {
+        var segments = keyPath.Split('.');
+        reached = node;
+        for (int i = 0; i < segments.Length;)
+        {
+            if (reached is not YMap map) return false;
+            int end = segments.Length;
+            int? index = null;
+            YEntry? entry = null;
+            for (; end > i; end--)
+                if ((entry = map.Find(IndexFree(string.Join('.', segments[i..end]), out index))) is not null) break;
+            if (entry is null) return false;
+            reached = entry.Value;
+            if (index is int item)
+            {
+                if (reached is not YSeq seq || item >= seq.Items.Count) return false;
+                reached = seq.Items[item];
+            }
+            i = end;
+        }
+        return true;
+    }
+
+    /// <summary>"benchmarks[2]" is "benchmarks" with item index 2.</summary>
+    static string IndexFree(string segment, out int? index)
+    {
+        index = null;
+        int open = segment.LastIndexOf('[');
+        if (open <= 0 || !segment.EndsWith(']') || !int.TryParse(segment[(open + 1)..^1], out int i)) return segment;
+        index = i;
+        return segment[..open];
     }
 
     void Check(PropertyInfo prop, object? value, YNode node, string path)
     {
         if (value is null) return;
-        if (prop.GetCustomAttribute<OneOfAttribute>() is { } oneOf && value is string s && !oneOf.Values.Contains(s))
+        if (prop.GetCustomAttribute<OneOfAttribute>() is { } oneOf)
         {
-            var hint = Suggest(s, oneOf.Values);
-            Problem(node, path, $"'{s}' is not one of: {string.Join(", ", oneOf.Values)}" + (hint is null ? "" : $"; did you mean '{hint}'?"));
+            if (value is string s) CheckOneOf(oneOf, s, node, path);
+            else if (value is List<string> items && node is YSeq seq) // each item of a list of names
+                for (int i = 0; i < items.Count; i++) CheckOneOf(oneOf, items[i], seq.Items[i], $"{path}[{i}]");
         }
         if (prop.GetCustomAttribute<RangeAttribute>() is { } range)
         {
@@ -129,6 +197,13 @@ public sealed class ManifestBinder
             if (d < range.Min || d > range.Max)
                 Problem(node, path, $"{d.ToString(CultureInfo.InvariantCulture)} is out of range [{range.Min.ToString(CultureInfo.InvariantCulture)}, {range.Max.ToString(CultureInfo.InvariantCulture)}]");
         }
+    }
+
+    void CheckOneOf(OneOfAttribute oneOf, string value, YNode node, string path)
+    {
+        if (oneOf.Values.Contains(value)) return;
+        var hint = Suggest(value, oneOf.Values);
+        Problem(node, path, $"'{value}' is not one of: {string.Join(", ", oneOf.Values)}" + (hint is null ? "" : $"; did you mean '{hint}'?"));
     }
 
     object? Scalar(YNode node, string path, Type type, Func<string, object?> parse)
@@ -145,7 +220,11 @@ public sealed class ManifestBinder
         return type.IsValueType ? Activator.CreateInstance(type) : null;
     }
 
-    void Problem(YNode node, string path, string text) => problems.Add($"{node.Source}: {(path == "" ? "" : $"'{path}': ")}{text}");
+    void Problem(YNode node, string path, string text)
+    {
+        bindErrors++;
+        problems.Add($"{node.Source}: {(path == "" ? "" : $"'{path}': ")}{text}");
+    }
 
     static bool IsCollection(Type t) => t.IsGenericType && (t.GetGenericTypeDefinition() == typeof(List<>) || t.GetGenericTypeDefinition() == typeof(Dictionary<,>));
 

@@ -1,5 +1,5 @@
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core.Events;
 
 namespace StepDpo.Core.Manifests;
 
@@ -51,49 +51,147 @@ public sealed record YEntry(string Key, Source KeySource, YNode Value);
 
 public static class YamlTree
 {
-    /// <summary>Parses one YAML document. Syntax errors become <see cref="ManifestException"/> with the position.</summary>
+    /// <summary>A manifest is a few kilobytes; a bigger file is a mistake or an attack, and is refused unread.</summary>
+    public const int MaxDocumentBytes = 1 << 20;
+
+    /// <summary>Nodes after expanding aliases. Nested anchors can make a few hundred bytes expand to a billion nodes
+    /// (a "billion laughs" document); counting while building stops that at this bound instead of at out-of-memory.</summary>
+    public const int MaxNodes = 100_000;
+
+    /// <summary>Nesting depth: the tree is walked recursively later (merge, binding), so depth is bounded here.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Parses one YAML document. Syntax errors and the bounds above become <see cref="ManifestException"/>s
+    /// with the position.</summary>
     public static YNode Parse(string text, string file)
     {
-        var stream = new YamlStream();
+        if (text.Length > MaxDocumentBytes)
+            throw new ManifestException($"{file}: {text.Length:N0} characters; a manifest may have at most 1 MiB");
         try
         {
-            stream.Load(new StringReader(text));
+            return new TreeBuilder(file).Build(new Parser(new StringReader(text)));
         }
         catch (YamlException e)
         {
             throw new ManifestException($"{file}:{e.Start.Line}:{e.Start.Column}: invalid YAML: {Innermost(e).Message}");
         }
-        if (stream.Documents.Count == 0) return new YMap(new Source(file, 1, 1));
-        if (stream.Documents.Count > 1) throw new ManifestException($"{file}: expected one YAML document, found {stream.Documents.Count}");
-        return Convert(stream.Documents[0].RootNode, file);
     }
 
     static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
-    static YNode Convert(YamlNode node, string file)
+    /// <summary>Builds the tree from parser events with an explicit stack (no recursion on the input's depth),
+    /// copying each alias's anchored node and counting every node it adds.</summary>
+    sealed class TreeBuilder(string file)
     {
-        var src = new Source(file, (int)node.Start.Line, (int)node.Start.Column);
-        switch (node)
+        readonly Dictionary<string, Built> anchors = new();
+        readonly Stack<Open> open = new();
+        int nodes;
+        int documents;
+        YNode? root;
+
+        /// <summary>A finished node with its node count and height (1 for a scalar).</summary>
+        readonly record struct Built(YNode Node, int Size, int Height);
+
+        /// <summary>A sequence or mapping being read: the key awaiting a value, its size and height so far.</summary>
+        sealed class Open(YNode node, string? anchor)
         {
-            case YamlScalarNode s:
-                return new YScalar(s.Value, s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
-                    or ScalarStyle.Literal or ScalarStyle.Folded, src);
-            case YamlSequenceNode q:
-                return new YSeq(q.Children.Select(c => Convert(c, file)).ToList(), src);
-            case YamlMappingNode m:
-                var map = new YMap(src);
-                foreach (var (k, v) in m.Children)
+            public YNode Node { get; } = node;
+            public string? Anchor { get; } = anchor;
+            public YScalar? Key { get; set; }
+            public int Size { get; set; } = 1;
+            public int Height { get; set; } = 1;
+        }
+
+        public YNode Build(IParser parser)
+        {
+            while (parser.MoveNext())
+            {
+                var e = parser.Current!;
+                var src = new Source(file, (int)e.Start.Line, (int)e.Start.Column);
+                switch (e)
                 {
-                    var keySrc = new Source(file, (int)k.Start.Line, (int)k.Start.Column);
-                    if (k is not YamlScalarNode ks || ks.Value is null)
-                        throw new ManifestException($"{keySrc}: mapping keys must be plain names");
-                    if (map.Find(ks.Value) is not null)
-                        throw new ManifestException($"{keySrc}: duplicate key '{ks.Value}'");
-                    map.Entries.Add(new YEntry(ks.Value, keySrc, Convert(v, file)));
+                    case DocumentStart:
+                        if (++documents > 1) throw new ManifestException($"{src}: expected one YAML document, found more");
+                        break;
+                    case Scalar s:
+                        Count(1, src);
+                        var scalar = new YScalar(s.Value, s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
+                            or ScalarStyle.Literal or ScalarStyle.Folded, src);
+                        Complete(new Built(scalar, 1, 1), s.Anchor, src);
+                        break;
+                    case AnchorAlias a:
+                        if (!anchors.TryGetValue(a.Value.Value, out var anchored))
+                            throw new ManifestException($"{src}: alias '*{a.Value.Value}' names no anchor defined before it");
+                        Count(anchored.Size, src);
+                        Complete(anchored with { Node = Copy(anchored.Node) }, AnchorName.Empty, src);
+                        break;
+                    case SequenceStart q:
+                        Push(new YSeq(new List<YNode>(), src), q.Anchor, src);
+                        break;
+                    case MappingStart m:
+                        Push(new YMap(src), m.Anchor, src);
+                        break;
+                    case SequenceEnd or MappingEnd:
+                        var done = open.Pop();
+                        Complete(new Built(done.Node, done.Size, done.Height), done.Anchor is null ? AnchorName.Empty : new AnchorName(done.Anchor), src);
+                        break;
                 }
-                return map;
-            default:
-                throw new ManifestException($"{src}: unsupported YAML node (anchors and tags are not supported)");
+            }
+            return root ?? new YMap(new Source(file, 1, 1));
+        }
+
+        void Push(YNode node, AnchorName anchor, Source src)
+        {
+            if (open.Count + 1 > MaxDepth) throw new ManifestException($"{src}: nested deeper than {MaxDepth} levels");
+            Count(1, src);
+            open.Push(new Open(node, anchor.IsEmpty ? null : anchor.Value));
+        }
+
+        void Count(int added, Source src)
+        {
+            nodes += added;
+            if (nodes > MaxNodes)
+                throw new ManifestException($"{src}: the document expands to more than {MaxNodes:N0} nodes " +
+                    "(aliases of aliases multiply; a manifest needs a few hundred)");
+        }
+
+        /// <summary>A finished node goes into its parent (as a key, a value or an item) or becomes the root.</summary>
+        void Complete(Built built, AnchorName anchor, Source src)
+        {
+            // A collection that is still open counts as one level, so an alias cannot hide depth either.
+            if (open.Count + built.Height > MaxDepth) throw new ManifestException($"{src}: nested deeper than {MaxDepth} levels");
+            var node = built.Node;
+            if (!anchor.IsEmpty) anchors[anchor.Value] = built;
+            if (open.Count == 0) { root = node; return; }
+            var parent = open.Peek();
+            parent.Size += built.Size;
+            parent.Height = Math.Max(parent.Height, built.Height + 1);
+            if (parent.Node is YSeq seq) { seq.Items.Add(node); return; }
+            var map = (YMap)parent.Node;
+            if (parent.Key is null)
+            {
+                if (node is not YScalar { Value: not null } key) throw new ManifestException($"{node.Source}: mapping keys must be plain names");
+                if (map.Find(key.Value) is not null) throw new ManifestException($"{key.Source}: duplicate key '{key.Value}'");
+                parent.Key = key;
+                return;
+            }
+            map.Entries.Add(new YEntry(parent.Key.Value!, parent.Key.Source, node));
+            parent.Key = null;
+        }
+
+        /// <summary>Each use of an alias gets its own copy: `--set` edits maps in place, and must edit only one.</summary>
+        static YNode Copy(YNode node) => node switch
+        {
+            YSeq q => new YSeq(q.Items.Select(Copy).ToList(), q.Source),
+            YMap m => CopyMap(m),
+            _ => node,
+        };
+
+        static YMap CopyMap(YMap m)
+        {
+            var copy = new YMap(m.Source);
+            foreach (var e in m.Entries) copy.Entries.Add(e with { Value = Copy(e.Value) });
+            return copy;
         }
     }
 

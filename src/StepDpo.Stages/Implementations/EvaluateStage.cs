@@ -103,7 +103,7 @@ public sealed class EvaluateStage : PipelineStage
                 builder.AddSamples(g.Key.Model, g.Key.Benchmark, g.Key.ProblemId, g.Count(), g.Count(r => r.Correct), majority);
             }
         }
-        if (n > 1) builder.WithPassAtK(Enumerable.Range(0, 8).Select(i => 1 << i).Where(k => k <= n).ToArray());
+        if (n > 1) builder.WithPassAtK(Core.Manifests.MetricNames.PassAtK(n).ToArray());
         return builder.Build();
     }
 }

@@ -14,7 +14,7 @@ namespace StepDpo.Stages.Implementations;
 /// train: Step-DPO on pairs.jsonl. Each pair conditions on the template-rendered prompt + initial_reason_steps;
 /// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
 /// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
-/// (pairs, start model, tokenisation): no second model is ever held in memory, and a rerun with another beta or
+/// (pairs, start model, dtype, device, micro-batch, tokenisation): no second model is ever held in memory, and a rerun with another beta or
 /// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
 /// </summary>
 public sealed class TrainStage : PipelineStage
@@ -43,7 +43,10 @@ public sealed class TrainStage : PipelineStage
         Count(ctx, "tokens_two_sequences", tokenized.Sum(t => (long)t.FullLength));
 
         StepDpoTrainer.PrepareModel(model, options);
-        string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir);
+        // What the values depend on besides the token ids: the weights, the dtype and device they are computed in, and the
+        // micro-batch (its padding changes the rounding), so a bf16 run never reuses fp32 values and a rerun is exact.
+        string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir) +
+            $";dtype={options.Dtype};device={m.Train.Device};micro_batch={options.MicroBatchSize}";
         string key = ReferenceLogProbs.CacheKey(tokenized, modelId, pairTokenizer.SettingsKey);
         string cache = Path.Combine(ctx.Workspace.ArtifactsDir, m.Name, ".cache", "reference", key[..16] + ".jsonl");
         Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
