@@ -188,10 +188,10 @@ public sealed class TrlSection : IValidatable
     public string? MainProcessIp { get; set; }
     [Range(1, 65535)] public int MainProcessPort { get; set; } = 29500;
 
-    public IEnumerable<string> Validate()
+    public IEnumerable<Violation> Validate()
     {
-        if (MachineRank >= Machines) yield return $"machine_rank {MachineRank} must be below machines {Machines}";
-        if (Machines > 1 && string.IsNullOrWhiteSpace(MainProcessIp)) yield return "several machines need main_process_ip (the rank-0 node's address)";
+        if (MachineRank >= Machines) yield return new($"machine_rank {MachineRank} must be below machines {Machines}", "machine_rank");
+        if (Machines > 1 && string.IsNullOrWhiteSpace(MainProcessIp)) yield return new("several machines need main_process_ip (the rank-0 node's address)", "main_process_ip", "machines");
     }
 }
 

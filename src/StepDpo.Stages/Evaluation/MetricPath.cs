@@ -41,6 +41,8 @@ public static class MetricPath
             "majority_accuracy" => r.MajorityAccuracy,
             "pass_at_k" => r.PassAtK.TryGetValue(p[3], out var v) ? v : null,
             "by_level" => r.ByLevel.TryGetValue(p[3], out var l) ? l.Accuracy : null,
+            "by_grader" => r.ByGrader is { } g && g.TryGetValue(p[3], out var a) ? a : null,
+            "grader_disagreements" => r.GraderDisagreements,
             _ => r.BySubject.TryGetValue(p[3], out var s) ? s.Accuracy : null,
         };
     }
