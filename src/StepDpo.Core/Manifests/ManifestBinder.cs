@@ -63,6 +63,7 @@ public sealed class ManifestBinder
         {
             var itemType = type.GetGenericArguments()[0];
             var list = (System.Collections.IList)Activator.CreateInstance(type)!;
+            if (node is YScalar) { list.Add(BindValue(itemType, node, path)); return list; } // `loss: sigmoid` reads as [sigmoid]
             if (node is not YSeq seq) { Problem(node, path, $"expected a list of {Describe(itemType)}"); return list; }
             for (int i = 0; i < seq.Items.Count; i++) list.Add(BindValue(itemType, seq.Items[i], $"{path}[{i}]"));
             return list;
@@ -118,10 +119,12 @@ public sealed class ManifestBinder
     void Check(PropertyInfo prop, object? value, YNode node, string path)
     {
         if (value is null) return;
-        if (prop.GetCustomAttribute<OneOfAttribute>() is { } oneOf && value is string s && !oneOf.Values.Contains(s))
+        if (prop.GetCustomAttribute<OneOfAttribute>() is { } oneOf)
         {
-            var hint = Suggest(s, oneOf.Values);
-            Problem(node, path, $"'{s}' is not one of: {string.Join(", ", oneOf.Values)}" + (hint is null ? "" : $"; did you mean '{hint}'?"));
+            if (value is string s) CheckOneOf(oneOf, s, node, path);
+            if (value is List<string> items)
+                for (int i = 0; i < items.Count; i++)
+                    CheckOneOf(oneOf, items[i], node is YSeq seq ? seq.Items[i] : node, node is YSeq ? $"{path}[{i}]" : path);
         }
         if (prop.GetCustomAttribute<RangeAttribute>() is { } range)
         {
@@ -129,6 +132,13 @@ public sealed class ManifestBinder
             if (d < range.Min || d > range.Max)
                 Problem(node, path, $"{d.ToString(CultureInfo.InvariantCulture)} is out of range [{range.Min.ToString(CultureInfo.InvariantCulture)}, {range.Max.ToString(CultureInfo.InvariantCulture)}]");
         }
+    }
+
+    void CheckOneOf(OneOfAttribute oneOf, string s, YNode node, string path)
+    {
+        if (oneOf.Values.Contains(s)) return;
+        var hint = Suggest(s, oneOf.Values);
+        Problem(node, path, $"'{s}' is not one of: {string.Join(", ", oneOf.Values)}" + (hint is null ? "" : $"; did you mean '{hint}'?"));
     }
 
     object? Scalar(YNode node, string path, Type type, Func<string, object?> parse)

@@ -49,7 +49,7 @@ public static class TrlBackend
         var config = new List<(string Key, object Value)>
         {
             ("model_name_or_path", modelPath), ("dataset_name", "data"), ("output_dir", "output"),
-            ("loss_type", opts.Loss), ("beta", opts.Beta), ("label_smoothing", opts.LabelSmoothing),
+            ("loss_type", opts.Loss.Count == 1 ? opts.Loss[0] : opts.Loss), ("beta", opts.Beta), ("label_smoothing", opts.LabelSmoothing),
             ("learning_rate", opts.LearningRate), ("lr_scheduler_type", opts.LrScheduler), ("warmup_ratio", opts.WarmupRatio),
             ("num_train_epochs", opts.Epochs), ("per_device_train_batch_size", opts.MicroBatchSize),
             ("gradient_accumulation_steps", accumulation), ("max_length", opts.MaxLength), ("max_prompt_length", opts.MaxPromptLength),
@@ -61,7 +61,8 @@ public static class TrlBackend
             ("save_strategy", opts.SaveSteps > 0 ? "steps" : "epoch"), ("save_steps", Math.Max(1, opts.SaveSteps)),
             ("save_total_limit", opts.SaveTotalLimit), ("logging_steps", 1), ("report_to", "none"),
         };
-        if (opts.RpoAlpha > 0) config.Add(("rpo_alpha", opts.RpoAlpha));
+        if (opts.LossWeights.Count > 0) config.Add(("loss_weights", opts.LossWeights));
+        if (opts.Loss.Contains("discopop")) config.Add(("discopop_tau", opts.DiscopopTau));
         if (opts.EvalFraction > 0)
         {
             config.Add(("eval_strategy", opts.EvalSteps > 0 ? "steps" : "epoch"));
@@ -122,6 +123,8 @@ public static class TrlBackend
             if (value is List<(string, object)> nested) sb.Append(pad).Append(key).Append(":\n").Append(Yaml(nested, indent + 2));
             else if (value is IEnumerable<string> list)
                 sb.Append(pad).Append(key).Append(": [").Append(string.Join(", ", list.Select(Scalar))).Append("]\n");
+            else if (value is IEnumerable<double> numbers)
+                sb.Append(pad).Append(key).Append(": [").Append(string.Join(", ", numbers.Select(n => Scalar(n)))).Append("]\n");
             else sb.Append(pad).Append(key).Append(": ").Append(Scalar(value)).Append('\n');
         }
         return sb.ToString();
