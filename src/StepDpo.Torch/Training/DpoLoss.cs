@@ -42,7 +42,7 @@ public static class DpoLoss
         Tensor? total = null;
         foreach (var (type, weight) in losses)
         {
-            var term = PreferenceLosses.PerPair(type, logps, settings).mean() * weight;
+            var term = PreferenceLosses.Loss(type, logps, settings).mean() * weight;
             total = total is null ? term : total + term;
         }
         var chosenRewards = (settings.Beta * logps.ChosenLogratios).detach();

@@ -13,8 +13,9 @@ public sealed record PairLogps(Tensor Chosen, Tensor Rejected, Tensor RefChosen,
     /// <summary>log pi(y+|x) - log ref(y+|x): the chosen completion's implicit reward, divided by beta.</summary>
     public Tensor ChosenLogratios => Chosen - RefChosen;
     public Tensor RejectedLogratios => Rejected - RefRejected;
-    /// <summary>h = (log pi(y+) - log ref(y+)) - (log pi(y-) - log ref(y-)), DPO's reward margin divided by beta.</summary>
-    public Tensor Margin => ChosenLogratios - RejectedLogratios;
+    /// <summary>h = r+ - r-, DPO's reward margin divided by beta, summed as (log pi(y+) - log pi(y-)) - (log ref(y+) -
+    /// log ref(y-)) (the same number; this order keeps runs of the earlier trainer bit for bit).</summary>
+    public Tensor Margin => (Chosen - Rejected) - (RefChosen - RefRejected);
     /// <summary>h with each log-ratio divided by its completion's length (IPO's and SimPO's per-token margin).</summary>
     public Tensor MeanMargin => ChosenLogratios / ChosenTokens.clamp_min(1) - RejectedLogratios / RejectedTokens.clamp_min(1);
 }
@@ -23,12 +24,12 @@ public sealed record PairLogps(Tensor Chosen, Tensor Rejected, Tensor RefChosen,
 /// TRL DPOTrainer's preference losses (TRL 1.9), one per pair, each as its paper writes it. Notation: sigma the
 /// logistic function, beta the temperature, eps the label smoothing, r+ = log pi(y+)/ref(y+) and r- = log pi(y-)/ref(y-)
 /// the log-ratios of the chosen and rejected completions, h = r+ - r- (<see cref="PairLogps.Margin"/>), and h̄ the same with
-/// each log-ratio divided by its completion length (<see cref="PairLogps.MeanMargin"/>). The caller averages over the
-/// pairs and weights the terms (<see cref="DpoLoss"/>).
+/// each log-ratio divided by its completion length (<see cref="PairLogps.MeanMargin"/>). Each is a loss per pair (sft:
+/// one for the micro-batch); the caller averages over the pairs and weights the terms (<see cref="DpoLoss"/>).
 /// </summary>
 public static class PreferenceLosses
 {
-    public static Tensor PerPair(DpoLossType type, PairLogps p, LossSettings s) => type switch
+    public static Tensor Loss(DpoLossType type, PairLogps p, LossSettings s) => type switch
     {
         DpoLossType.Sigmoid => Sigmoid(p, s.Beta),
         DpoLossType.Hinge => Hinge(p, s.Beta),
@@ -134,10 +135,11 @@ public static class PreferenceLosses
     }
 
     /// <summary>SFT: the negative log-likelihood of the chosen completions, averaged over all their tokens in the
-    /// micro-batch (cross-entropy, as TRL computes it), -sum log pi(y+) / sum |y+|, given to every pair. With sigmoid it is
-    /// RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization", which divides by each completion's length;
-    /// TRL, and so this, averages over the micro-batch's tokens).</summary>
-    public static Tensor Sft(PairLogps p) => (-p.Chosen.sum() / p.ChosenTokens.sum().clamp_min(1)).expand(p.Chosen.shape);
+    /// micro-batch (cross-entropy, as TRL computes it), -sum log pi(y+) / sum |y+|: one value for the micro-batch, a
+    /// scalar (TRL copies it to every pair; their mean is the same). With sigmoid it is RPO (Pang et al. 2024, "Iterative
+    /// Reasoning Preference Optimization", which divides by each completion's length; TRL, and so this, averages over the
+    /// micro-batch's tokens).</summary>
+    public static Tensor Sft(PairLogps p) => -p.Chosen.sum() / p.ChosenTokens.sum().clamp_min(1);
 
     /// <summary>Length-normalised DPO, SimPO's normalisation (Meng et al. 2024, "SimPO: Simple Preference Optimization with
     /// a Reference-Free Reward") kept with the reference: -log sigma(beta h̄).</summary>

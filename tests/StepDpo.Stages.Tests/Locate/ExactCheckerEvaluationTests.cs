@@ -81,4 +81,30 @@ public class ExactCheckerEvaluationTests
         // Each search pays for what it alone would sample; together they sampled each prefix once.
         Assert.InRange(sampled.Count * 4, rows.Max(r => r.Cost), rows.Sum(r => r.Cost));
     }
+
+    [Fact]
+    public void A_judge_is_scored_from_verify_s_records_with_no_error_found_as_a_verdict_and_unreadable_as_none()
+    {
+        var p = SyntheticWorld.Generate(1, seed: 5, Options)[0];
+        var problem = new Problem(p.Id, p.Question, p.Answer, p.Solution);
+        var samples = new[]
+        {
+            SampleRecord.From(problem, 0, Solution(p, 1, rightAnswer: false), "stepdpo"),
+            SampleRecord.From(problem, 1, Solution(p, 2, rightAnswer: false), "stepdpo"),
+            SampleRecord.From(problem, 2, Solution(p, 3, rightAnswer: false), "stepdpo"),
+            SampleRecord.From(problem, 3, Solution(p, null, rightAnswer: true), "stepdpo"),
+        };
+        VerifiedRecord Judged(SampleRecord s, int? step, string outcome, int calls) =>
+            new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, step, "judge", outcome, JudgeCalls: calls);
+        var records = new[]
+        {
+            Judged(samples[0], 1, "located", 1),      // exact
+            Judged(samples[1], null, "noerrorfound", 1), // says there is none: missed, not abstained
+            Judged(samples[2], null, "unparseable", 3),  // no verdict after 3 calls
+        }.ToDictionary(r => r.Id);
+        var s = ExactCheckerEvaluation.FromRecords("judge", "judge calls", samples, records,
+            x => SyntheticWorld.FirstWrongStep(p, x.Steps), r => r.JudgeCalls ?? 0);
+        Assert.Equal((3, 1, 2, 1, 1, 1), (s.Errors, s.Exact, s.Missed, s.Abstained, s.Correct, s.Cleared));
+        Assert.Equal((5.0, 5.0), (s.Cost, s.CostPerExact!.Value));
+    }
 }
