@@ -94,4 +94,18 @@ public class LossFamilyTrainingTests
         Assert.Equal(entropy / (chosenTokens + rejectedTokens), first["entropy"], 4);
         Assert.Equal(hits / chosenTokens, first["mean_token_accuracy"], 6);
     }
+
+    [Fact]
+    public void A_loss_list_goes_to_TRL_as_loss_type_and_loss_weights()
+    {
+        using var dir = new TempDir();
+        var opts = Short("sigmoid") with { Loss = ["sigmoid", "sft", "discopop"], LossWeights = [1.0, 0.5, 0.25], DiscopopTau = 0.1 };
+        TrlBackend.Write(dir.Path, [new("What is 2+3?", "Let's think step by step.\nStep 1:", " 2+3=5.", " 2+3=6.")], r => r.Prompt + r.InitialReasonSteps,
+            opts, "m", processes: 1);
+        var config = File.ReadAllText(Path.Combine(dir.Path, "dpo_config.yaml"));
+        Assert.Contains("loss_type: [\"sigmoid\", \"sft\", \"discopop\"]\n", config);
+        Assert.Contains("loss_weights: [1.0, 0.5, 0.25]\n", config);
+        Assert.Contains("discopop_tau: 0.1\n", config);
+        Assert.DoesNotContain("rpo_alpha", config);
+    }
 }
