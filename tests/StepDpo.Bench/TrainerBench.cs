@@ -86,8 +86,9 @@ public static class TrainerBench
         foreach (var p in model.Module.parameters()) p.grad = null;
         using var batch = SharedPrefixBatch.Build(pairs, shared);
         var lp = SharedPrefixBatch.Forward(model, batch);
-        var output = DpoLoss.Compute(DpoLossType.Sigmoid, 0.1, 0, lp.Chosen, lp.Rejected, lp.Chosen.detach() - 1, lp.Rejected.detach());
-        output.Losses.mean().backward();
+        var output = DpoLoss.Compute(DpoLossType.Sigmoid, new LossSettings(0.1),
+            new PairLogps(lp.Chosen, lp.Rejected, lp.Chosen.detach() - 1, lp.Rejected.detach(), ones_like(lp.Chosen), ones_like(lp.Rejected)));
+        output.Loss.backward();
     }
 
     /// <summary>CPU milliseconds (user + system of this process) per pair: on a machine shared with other jobs the wall

@@ -38,8 +38,33 @@ public class ManifestTests
     {
         using var ws = new TempWorkspace();
         var e = Fails(ws, Minimal + "train:\n  loss: sigmod\n  warmup_ratio: 1.5\n");
-        Assert.Contains(e.Problems, p => p.EndsWith("'train.loss': 'sigmod' is not one of: sigmoid, ipo, hinge, robust; did you mean 'sigmoid'?"));
+        Assert.Contains(e.Problems, p => p.Contains("'train.loss': 'sigmod' is not one of: sigmoid, hinge, ipo, exo_pair,") &&
+                                         p.EndsWith("; did you mean 'sigmoid'?"));
         Assert.Contains(e.Problems, p => p.EndsWith("'train.warmup_ratio': 1.5 is out of range [0, 1]"));
+    }
+
+    [Fact]
+    public void Train_loss_is_a_list_of_TRL_loss_types_with_weights_and_a_single_name_is_a_list_of_one()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/x.yaml", Minimal + "train:\n  loss: ipo\n");
+        var t = ManifestLoader.Load("x", ws.Workspace).Manifest.Train;
+        Assert.Equal(["ipo"], t.Loss);
+        Assert.Empty(t.LossWeights);
+        ws.Write("experiments/x.yaml", Minimal + "train:\n  loss: [sigmoid, sft]\n  loss_weights: [1, 0.5]\n");
+        t = ManifestLoader.Load("x", ws.Workspace, ["train.loss=[sigmoid, bco_pair, sft]", "train.loss_weights=[0.8, 0.2, 1.0]"]).Manifest.Train;
+        Assert.Equal(["sigmoid", "bco_pair", "sft"], t.Loss);
+        Assert.Equal([0.8, 0.2, 1.0], t.LossWeights);
+
+        var e = Fails(ws, Minimal + "train:\n  loss: [sigmoid, bco_par]\n  loss_weights: [1]\n");
+        Assert.Matches(@"x\.yaml:6:\d+: 'train\.loss\[1\]': 'bco_par' is not one of: .*; did you mean 'bco_pair'\?$", Assert.Single(e.Problems));
+        e = Fails(ws, Minimal + "train:\n  loss: [sigmoid, bco_pair]\n  loss_weights: [1]\n");
+        Assert.EndsWith("'train.loss_weights': 1 weights for 2 losses ([sigmoid, bco_pair]); give one weight per loss, or none for 1 each", Assert.Single(e.Problems));
+        e = Fails(ws, Minimal + "train:\n  loss: [exo_pair, sigmoid, sigmoid]\n");
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.loss': 'sigmoid' is listed 2 times; list it once with the summed weight"));
+        Assert.Contains(e.Problems, p => p.Contains("exo_pair needs label_smoothing > 0 (its epsilon; the EXO paper recommends 1e-3)"));
+        e = Fails(ws, Minimal + "train:\n  label_smoothing: 0.1\n");
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.label_smoothing': 0.1 is read only by robust, exo_pair, aot, aot_unpaired, and none of them is in loss (TRL 1.x's sigmoid has no label smoothing)"));
     }
 
     [Fact]

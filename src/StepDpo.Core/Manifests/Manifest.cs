@@ -160,11 +160,17 @@ public sealed partial class TrainSection : OptimSection
 {
     [OneOf("local", "trl"), Doc("local: the TorchSharp trainer; trl: write and launch a TRL DPOTrainer job")]
     public string Backend { get; set; } = "local";
-    [OneOf("sigmoid", "ipo", "hinge", "robust")] public string Loss { get; set; } = "sigmoid";
+    [OneOf("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
+        "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"),
+     Doc("TRL's loss types, summed with loss_weights: [sigmoid] is DPO (Step-DPO on step pairs), [sigmoid, sft] is RPO; a single name is a list of one")]
+    public List<string> Loss { get; set; } = new() { "sigmoid" };
+    [Doc("weight of each loss in `loss`, in the same order (default: 1 each)")]
+    public List<double> LossWeights { get; set; } = new();
     [Range(0, 100)] public double Beta { get; set; } = 0.4;
-    [Range(0, 0.5)] public double LabelSmoothing { get; set; } = 0;
-    [Range(0, 100), Doc("weight of an SFT term on the chosen completion (RPO); 0 = off")]
-    public double RpoAlpha { get; set; } = 0;
+    [Range(0, 0.5), Doc("label flip probability of robust, epsilon of exo_pair, smoothing of aot and aot_unpaired")]
+    public double LabelSmoothing { get; set; } = 0;
+    [Range(1e-6, 100), Doc("temperature of discopop's log-ratio modulation")]
+    public double DiscopopTau { get; set; } = 0.05;
     [Range(1, 1_000_000)] public int MaxPromptLength { get; set; } = 512;
     [Range(0, 0.5), Doc("share of pairs held out for evaluation during training")]
     public double EvalFraction { get; set; } = 0;

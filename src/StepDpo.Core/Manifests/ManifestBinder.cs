@@ -69,6 +69,7 @@ public sealed class ManifestBinder
         {
             var itemType = type.GetGenericArguments()[0];
             var list = (System.Collections.IList)Activator.CreateInstance(type)!;
+            if (node is YScalar) { list.Add(BindValue(itemType, node, path)); return list; } // `loss: sigmoid` reads as [sigmoid]
             if (node is not YSeq seq) { Problem(node, path, $"expected a list of {Describe(itemType)}"); return list; }
             for (int i = 0; i < seq.Items.Count; i++) list.Add(BindValue(itemType, seq.Items[i], $"{path}[{i}]"));
             return list;
@@ -188,8 +189,9 @@ public sealed class ManifestBinder
         if (prop.GetCustomAttribute<OneOfAttribute>() is { } oneOf)
         {
             if (value is string s) CheckOneOf(oneOf, s, node, path);
-            else if (value is List<string> items && node is YSeq seq) // each item of a list of names
-                for (int i = 0; i < items.Count; i++) CheckOneOf(oneOf, items[i], seq.Items[i], $"{path}[{i}]");
+            if (value is List<string> items)
+                for (int i = 0; i < items.Count; i++)
+                    CheckOneOf(oneOf, items[i], node is YSeq seq ? seq.Items[i] : node, node is YSeq ? $"{path}[{i}]" : path);
         }
         if (prop.GetCustomAttribute<RangeAttribute>() is { } range)
         {

@@ -99,7 +99,7 @@ public sealed partial class TrainSection
             yield return new($"{MaxPromptLength} leaves the completion no tokens: it must be below max_length ({MaxLength})",
                 "max_prompt_length", "max_length");
         if (Beta == 0) yield return new("0 gives every pair the same loss (log 2): it must be above 0", "beta");
-        if (LabelSmoothing >= 0.5) yield return new("0.5 makes the loss ignore which step is chosen: it must be below 0.5", "label_smoothing");
+        foreach (var v in TrainLosses.Problems(Loss, LossWeights, LabelSmoothing)) yield return v;
         if (EvalSteps > 0 && EvalFraction == 0)
             yield return new("evaluates on held-out pairs, and eval_fraction is 0 (none are held out)", "eval_steps", "eval_fraction");
     }

@@ -23,11 +23,12 @@ public sealed record SampleRecord(
 }
 
 /// <summary>A wrong solution with its first wrong step (verified.jsonl). FirstWrongStep is 1-based; null when
-/// the method could not locate one (then Outcome says why).</summary>
+/// the method could not locate one (then Outcome says why). Rollouts / JudgeCalls: what locating it cost (rollouts
+/// of prefixes its problem had not evaluated before; judge requests).</summary>
 public sealed record VerifiedRecord(
     string Id, string ProblemId, string Question, string Answer, string Solution,
     int? FirstWrongStep, string Method, string Outcome, IReadOnlyDictionary<string, double>? Estimates = null,
-    IReadOnlyList<string>? Labels = null);
+    IReadOnlyList<string>? Labels = null, int? Rollouts = null, int? JudgeCalls = null);
 
 /// <summary>One rectified error (rectified.jsonl): Correct counts continuations kept (right answer, and right steps when
 /// a step checker exists); RightAnswerWrongSteps those a step checker turned down despite the right answer.</summary>

@@ -25,7 +25,7 @@ public sealed class ReportStage : PipelineStage
         var expectations = Expectations(m);
         var gate = expectations.Count == 0 ? null : ExpectGate.Check(summary, expectations);
         var data = new ReportData(m.Name, summary, Funnel(ctx), Training(ctx), Array.Empty<ReportImage>(),
-            ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow, Compared(m, ctx.Workspace));
+            ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow, Compared(m, ctx.Workspace), Locator(ctx));
         ReportRenderer.Write(ctx.Dir, data);
         if (gate is not null)
         {
@@ -34,6 +34,12 @@ public sealed class ReportStage : PipelineStage
         }
         return Task.CompletedTask;
     }
+
+    /// <summary>verify's locate.json: its locator scored against an exact step checker, when the world has one.</summary>
+    static Locate.LocateFile? Locator(StageContext ctx) =>
+        ctx.UpstreamDirs.TryGetValue("verify", out var dir) && Path.Combine(dir, Locate.ExactCheckerEvaluation.FileName) is var path && File.Exists(path)
+            ? System.Text.Json.JsonSerializer.Deserialize<Locate.LocateFile>(File.ReadAllText(path), Json)
+            : null;
 
     static ComparedRun? Compared(Manifest m, Core.Workspace ws)
     {

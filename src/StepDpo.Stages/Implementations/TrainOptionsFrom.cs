@@ -30,8 +30,9 @@ public static class TrainOptionsFrom
     {
         Beta = t.Beta,
         Loss = t.Loss,
+        LossWeights = t.LossWeights,
         LabelSmoothing = t.LabelSmoothing,
-        RpoAlpha = t.RpoAlpha,
+        DiscopopTau = t.DiscopopTau,
         MaxPromptLength = t.MaxPromptLength,
         EvalFraction = t.EvalFraction,
         EvalSteps = t.EvalSteps,

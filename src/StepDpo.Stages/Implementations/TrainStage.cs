@@ -14,13 +14,15 @@ namespace StepDpo.Stages.Implementations;
 /// train: Step-DPO on pairs.jsonl. Each pair conditions on the template-rendered prompt + initial_reason_steps;
 /// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
 /// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
-/// (pairs, start model, dtype, device, micro-batch, tokenisation): no second model is ever held in memory, and a rerun with another beta or
-/// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
+/// (pairs, start model, dtype, device, micro-batch, tokenisation): no second model is ever held in memory, and a rerun
+/// with another beta or learning rate reuses them. Output: metrics.jsonl/csv (TRL 1.x metric names), checkpoints, final/
+/// (HF checkpoint). Version 3: a list of TRL loss types with weights (rpo_alpha became [sigmoid, sft]); logits/*, entropy
+/// and mean_token_accuracy logged, nll_loss no longer (v2: the TRL dialects and their import).
 /// </summary>
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 2;
+    public override int Version => 3;
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {

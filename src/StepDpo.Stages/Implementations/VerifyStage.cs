@@ -4,6 +4,7 @@ using StepDpo.Core.Manifests;
 using StepDpo.Data;
 using StepDpo.Answers;
 using StepDpo.Stages.Backends;
+using StepDpo.Stages.Locate;
 using StepDpo.Stages.Pool;
 using StepDpo.Stages.Records;
 using StepDpo.Stages.Sampling;
@@ -17,12 +18,15 @@ namespace StepDpo.Stages.Implementations;
 /// Methods: `rule` (the synthetic world's exact step checker), `labels` (per-step labels carried by imported
 /// samples), `rollout` (Monte Carlo with binary search over the steps, OmegaPRM), `judge` (a judge model behind
 /// an OpenAI-compatible endpoint, parsed from "Final Decision: Step 1: correct; ..."). verified.jsonl keeps every
-/// wrong solution with k (or why none) and the evidence.
+/// wrong solution with k (or why none), the evidence and its cost (rollouts or judge calls). When the problem world has
+/// an exact step checker (the synthetic world) and the method is another, the locator is scored against the checker
+/// over all samples (<see cref="ExactCheckerEvaluation"/>): locate.json, and locate_* counters in stage.json.
+/// Version 2: per-record cost, locate.json.
 /// </summary>
 public sealed class VerifyStage : PipelineStage
 {
     public override string Name => "verify";
-    public override int Version => 1;
+    public override int Version => 2;
     public const string FileName = "verified.jsonl";
 
     public override async Task RunAsync(StageContext ctx, CancellationToken ct)
@@ -31,24 +35,26 @@ public sealed class VerifyStage : PipelineStage
         var samples = ReadJsonl<SampleRecord>(Path.Combine(ctx.Upstream("sample"), SampleStage.FileName)).ToList();
         var wrong = samples.Where(s => !s.Correct).ToList();
         using var store = JsonlRecordStore<VerifiedRecord>.Open(ctx.File(FileName), r => r.Id, Json);
-        using var bar = ctx.Progress.Start($"verify ({m.Verify.Method})", wrong.Count);
-        bar.SetValue(store.Count);
         var todo = wrong.Where(w => !store.IsDone(w.Id)).ToList();
-        using var sampler = m.Verify.Method == "rollout" && todo.Count > 0
-            ? Samplers.ForStartModel(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize) : null;
+        using var sampler = new StartModelSampler(ctx);
+        var rollouts = RolloutOracles(ctx, sampler);
         Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
         {
             "rule" => Rule(ctx),
             "labels" => (s, _) => Task.FromResult(Labels(s)),
-            "rollout" => Rollout(ctx, sampler),
+            "rollout" => Rollout(ctx, rollouts),
             "judge" => Judge(ctx, samples),
             _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
         };
-        foreach (var s in todo)
+        using (var bar = ctx.Progress.Start($"verify ({m.Verify.Method})", wrong.Count))
         {
-            ct.ThrowIfCancellationRequested();
-            store.Append(await locate(s, ct));
-            bar.Increment();
+            bar.SetValue(store.Count);
+            foreach (var s in todo)
+            {
+                ct.ThrowIfCancellationRequested();
+                store.Append(await locate(s, ct));
+                bar.Increment();
+            }
         }
 
         var all = store.Records();
@@ -56,11 +62,43 @@ public sealed class VerifyStage : PipelineStage
         Count(ctx, "located", all.Count(r => r.FirstWrongStep is not null));
         foreach (var g in all.GroupBy(r => r.Outcome)) Count(ctx, $"outcome_{g.Key}", g.Count());
         ctx.Counters["located_share"] = Ratio(all.Count(r => r.FirstWrongStep is not null), wrong.Count);
+        if (m.Verify.Method is "rollout" or "judge" && ProblemPool.Sampling(m, ctx.Workspace) is { IsSynthetic: true } pool)
+            await ScoreAgainstRule(ctx, samples, all.ToDictionary(r => r.Id), pool, rollouts, ct);
+    }
+
+    /// <summary>locate.json and the locate_* counters (of the search verify ran) against the world's exact checker.</summary>
+    static async Task ScoreAgainstRule(StageContext ctx, IReadOnlyList<SampleRecord> samples, IReadOnlyDictionary<string, VerifiedRecord> records,
+        ProblemPool pool, Func<SampleRecord, RolloutOracle> rollouts, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        int? Truth(SampleRecord s) => pool.FirstWrongStep(s.ProblemId, s.Steps);
+        IReadOnlyList<LocateSummary> rows;
+        if (m.Verify.Method == "judge")
+            rows = [ExactCheckerEvaluation.FromRecords("judge", "judge calls", samples, records, Truth, r => r.JudgeCalls ?? 0)];
+        else
+        {
+            using var bar = ctx.Progress.Start("verify: rollout searches against the exact checker", samples.Count * RolloutSearches.All.Count);
+            rows = await ExactCheckerEvaluation.RolloutAsync(samples, Truth, rollouts, Prefixes, m.Verify.Rollouts, () => bar.Increment(), ct);
+        }
+        WriteJson(ctx.File(ExactCheckerEvaluation.FileName), new LocateFile(ExactCheckerEvaluation.Truth, samples.Count, rows));
+        var mine = rows[0];
+        ctx.Counters["locate_truth"] = ExactCheckerEvaluation.Truth;
+        foreach (var (name, part) in new[] { ("exact", mine.Exact), ("early", mine.Early), ("late", mine.Late), ("missed", mine.Missed) })
+            ctx.Counters[$"locate_{name}_share"] = Ratio(part, mine.Errors);
+        if (mine.F1 is double f1) ctx.Counters["locate_f1"] = Math.Round(f1, 4);
+        if (mine.CostPerLocatedError is double c) ctx.Counters[$"locate_{mine.CostUnit.Replace(' ', '_')}_per_located_error"] = Math.Round(c, 2);
+    }
+
+    static void WriteJson<T>(string path, T value)
+    {
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, System.Text.Json.JsonSerializer.Serialize(value, new System.Text.Json.JsonSerializerOptions(Json) { WriteIndented = true }));
+        File.Move(tmp, path, overwrite: true);
     }
 
     static VerifiedRecord Record(SampleRecord s, int? k, string method, string outcome,
-        IReadOnlyDictionary<string, double>? estimates = null, IReadOnlyList<string>? labels = null) =>
-        new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, k, method, outcome, estimates, labels);
+        IReadOnlyDictionary<string, double>? estimates = null, IReadOnlyList<string>? labels = null, int? rollouts = null, int? judgeCalls = null) =>
+        new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, k, method, outcome, estimates, labels, rollouts, judgeCalls);
 
     static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rule(StageContext ctx)
     {
@@ -85,33 +123,54 @@ public sealed class VerifyStage : PipelineStage
     }
 
     /// <summary>The prefix after step i is alive when one of m continuations from it (same model, same sampling as
-    /// the sample stage's backend) reaches the gold answer.</summary>
-    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rollout(StageContext ctx, ISampler? sampler)
+    /// the sample stage's backend) reaches the gold answer; the first wrong step is found by binary search.</summary>
+    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rollout(StageContext ctx, Func<SampleRecord, RolloutOracle> rollouts)
     {
-        var m = ctx.Manifest;
-        var v = m.Verify;
+        int m = ctx.Manifest.Verify.Rollouts;
         var locators = new Dictionary<string, RolloutLocator>();
         return async (s, ct) =>
         {
             // One locator per problem: wrong samples of a problem share the rollouts of their common prefixes.
-            if (!locators.TryGetValue(s.ProblemId, out var locator))
-            {
-                RolloutOracle oracle = async (prefix, n, token) =>
-                {
-                    var prompt = new SamplePrompt($"{s.ProblemId}|{prefix.Length}|{ContentHasher(prefix)}",
-                        PromptTemplates.RenderWithPrefix(m.Model.Template, s.Question, prefix));
-                    var outs = await sampler!.SampleAsync(new[] { prompt },
-                        new SampleParams(n, v.Temperature, v.TopP, v.MaxNewTokens, Array.Empty<string>(), ctx.Seed("rollout")), null, token);
-                    return outs[0].Count(c => Grading.Grade(prefix + c, s.Answer, m.Evaluate.Grader).Correct);
-                };
-                locators[s.ProblemId] = locator = new RolloutLocator(oracle, v.Rollouts);
-            }
-            var split = Steps.Split(s.Solution, StepStyle.Labels);
-            var prefixes = Enumerable.Range(0, split.Steps.Count + 1).Select(split.Prefix).ToList();
-            var found = await locator.BinarySearchAsync(prefixes, ct);
+            if (!locators.TryGetValue(s.ProblemId, out var locator)) locators[s.ProblemId] = locator = new RolloutLocator(rollouts(s), m);
+            var found = await locator.BinarySearchAsync(Prefixes(s), ct);
             var estimates = found.Estimates.ToDictionary(e => e.Key.ToString(), e => e.Value);
-            return Record(s, found.FirstWrongStep, "rollout", found.Outcome == RolloutOutcome.Located ? "located" : "problem_unsolved", estimates);
+            return Record(s, found.FirstWrongStep, "rollout", found.Outcome == RolloutOutcome.Located ? "located" : "problem_unsolved", estimates,
+                rollouts: found.OracleCalls * m);
         };
+    }
+
+    /// <summary>prefixes[i]: the solution up to the end of step i, i = 0..S.</summary>
+    static IReadOnlyList<string> Prefixes(SampleRecord s)
+    {
+        var split = Steps.Split(s.Solution, StepStyle.Labels);
+        return Enumerable.Range(0, split.Steps.Count + 1).Select(split.Prefix).ToList();
+    }
+
+    /// <summary>The rollout oracle of a sample's problem: m continuations of a prefix from the start model, counted when
+    /// they reach the gold answer. Memoised: a prompt's continuations depend only on its id (problem, prefix) and the
+    /// seed, so every locator that asks about a prefix gets the same answer and it is sampled once.</summary>
+    static Func<SampleRecord, RolloutOracle> RolloutOracles(StageContext ctx, StartModelSampler sampler)
+    {
+        var m = ctx.Manifest;
+        var v = m.Verify;
+        var memo = new System.Collections.Concurrent.ConcurrentDictionary<(string Id, int N), int>();
+        return s => async (prefix, n, token) =>
+        {
+            var prompt = new SamplePrompt($"{s.ProblemId}|{prefix.Length}|{ContentHasher(prefix)}",
+                PromptTemplates.RenderWithPrefix(m.Model.Template, s.Question, prefix));
+            if (memo.TryGetValue((prompt.Id, n), out var known)) return known;
+            var outs = await sampler.Get().SampleAsync(new[] { prompt },
+                new SampleParams(n, v.Temperature, v.TopP, v.MaxNewTokens, Array.Empty<string>(), ctx.Seed("rollout")), null, token);
+            return memo[(prompt.Id, n)] = outs[0].Count(c => Grading.Grade(prefix + c, s.Answer, m.Evaluate.Grader).Correct);
+        };
+    }
+
+    /// <summary>The start model as a sampler, loaded on first use (a resumed run may need none).</summary>
+    sealed class StartModelSampler(StageContext ctx) : IDisposable
+    {
+        ISampler? sampler;
+        public ISampler Get() => sampler ??= Samplers.ForStartModel(ctx, ctx.Manifest.Sample.Backend, ctx.Manifest.Sample.Endpoint, ctx.Manifest.Sample.BatchSize);
+        public void Dispose() => sampler?.Dispose();
     }
 
     static string ContentHasher(string text) => Core.Artifacts.ContentHasher.HashText(text)[..12];
@@ -138,7 +197,7 @@ public sealed class VerifyStage : PipelineStage
             if (reference is null) return Record(s, null, "judge", "no_correct_solution_to_compare");
             var found = await locator.LocateAsync(s.Question, reference, s.Steps, ct);
             return Record(s, found.FirstWrongStep, "judge", found.Outcome.ToString().ToLowerInvariant(),
-                labels: found.Labels.Select(l => l.ToString()).ToList());
+                labels: found.Labels.Select(l => l.ToString()).ToList(), judgeCalls: found.Answers.Count);
         };
     }
 }

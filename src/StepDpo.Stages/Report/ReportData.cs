@@ -32,4 +32,5 @@ public sealed record ReportData(
     string? ManifestYaml = null,
     ExpectReport? Expectations = null,
     DateTimeOffset? Finished = null,
-    ComparedRun? Compared = null);
+    ComparedRun? Compared = null,
+    Locate.LocateFile? Locator = null);

@@ -23,6 +23,7 @@ public static class ReportMarkdown
         Groups(md, data.Summary, bySubject: true);
         if (data.Expectations is { } expect) Expectations(md, expect);
         if (data.Funnel is { } funnel) Funnel(md, funnel);
+        if (data.Locator is { } locator) Locator(md, locator);
         foreach (var run in data.Training) Training(md, run);
         Images(md, data.Images);
         if (data.ManifestYaml is { } yaml)
@@ -161,6 +162,19 @@ public static class ReportMarkdown
             ["rectified", "errors with a continuation that reached the right answer (by right steps, with the rule)", Int(f.Rectified), Ratio(f.Rectified, f.Located)],
             ["pairs", "distinct (prefix, chosen, rejected) pairs (per rectified error)", Int(f.Pairs), Ratio(f.Pairs, f.Rectified, perItem: true)],
         ], textColumns: 2);
+    }
+
+    private static void Locator(StringBuilder md, Locate.LocateFile file)
+    {
+        md.AppendLine("## How good was the locator").AppendLine();
+        md.AppendLine($"The first wrong step the locator named, against the exact step checker of the problem world (`{file.Truth}`), " +
+                      $"over all {Int(file.Solutions)} sampled solutions. On those with a wrong step: named exactly, too early " +
+                      "(a right step blamed), too late (the first error passed) or missed; on those without: *cleared* when it " +
+                      "named none. Right answers are never searched by binary or galloping search (their end is alive), so " +
+                      "errors behind a lucky right answer count as missed. F1 is ProcessBench's: the harmonic mean of the " +
+                      "exact share and the cleared share. Cost: rollouts sampled (or judge calls), per error it named a step " +
+                      "for and per exact one.").AppendLine();
+        md.Append(Locate.LocateTable.Markdown(file.Rows)).AppendLine();
     }
 
     private static void Training(StringBuilder md, TrainingRun run)

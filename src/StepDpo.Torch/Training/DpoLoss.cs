@@ -1,57 +1,56 @@
+using StepDpo.Core.Manifests;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace StepDpo.Torch.Training;
 
-public enum DpoLossType { Sigmoid, Ipo, Hinge, Robust }
-
-/// <summary>Per-pair losses and the implicit rewards beta * (log pi - log ref) (detached), each [pairs].</summary>
-public sealed record DpoLossOutput(Tensor Losses, Tensor ChosenRewards, Tensor RejectedRewards) : IDisposable
+/// <summary>TRL DPOTrainer's loss types (TRL 1.9); the formulas are in <see cref="PreferenceLosses"/>.</summary>
+public enum DpoLossType
 {
-    public void Dispose() { Losses.Dispose(); ChosenRewards.Dispose(); RejectedRewards.Dispose(); }
+    Sigmoid, Hinge, Ipo, ExoPair, NcaPair, Robust, BcoPair, SppoHard, Aot, AotUnpaired, ApoZero, ApoDown, Discopop, Sft, SigmoidNorm,
+}
+
+/// <summary>The knobs the losses read: beta, label smoothing (robust, exo_pair, aot, aot_unpaired) and discopop's tau.</summary>
+public sealed record LossSettings(double Beta, double LabelSmoothing = 0, double DiscopopTau = 0.05);
+
+/// <summary>The weighted loss of a micro-batch (a scalar) and the implicit rewards beta * (log pi - log ref) of its
+/// completions (detached, each [pairs]), which TRL logs whatever the loss.</summary>
+public sealed record DpoLossOutput(Tensor Loss, Tensor ChosenRewards, Tensor RejectedRewards) : IDisposable
+{
+    public void Dispose() { Loss.Dispose(); ChosenRewards.Dispose(); RejectedRewards.Dispose(); }
 }
 
 /// <summary>
-/// The preference losses with TRL's formulas. With h = (log pi_c - log pi_r) - (log ref_c - log ref_r) and eps the
-/// label smoothing:
-/// sigmoid: -(1-eps) log s(beta h) - eps log s(-beta h)  (DPO; Step-DPO when the completions are single steps);
-/// robust:  (-(1-eps) log s(beta h) + eps log s(-beta h)) / (1 - 2 eps);
-/// hinge:   relu(1 - beta h);
-/// ipo:     (h - 1/(2 beta))^2, where the caller passes length-averaged log-probs (TRL averages them for ipo).
+/// A list of preference losses combined as TRL combines them: loss = sum over types of weight * mean over the pairs of
+/// the micro-batch. [sigmoid] is DPO, Step-DPO when the completions are single steps; [sigmoid, sft] with weights
+/// [1, alpha] is RPO (TRL 1.x dropped rpo_alpha for this).
 /// </summary>
 public static class DpoLoss
 {
-    public static readonly IReadOnlyList<string> Names = ["sigmoid", "ipo", "hinge", "robust"];
+    /// <summary>The snake_case name (as in manifests and TRL) of a loss type, and back.</summary>
+    public static string Name(DpoLossType type) => TrainLosses.Names[(int)type];
 
-    public static DpoLossType? Parse(string name) => name.ToLowerInvariant() switch
+    public static DpoLossType? Parse(string name)
     {
-        "sigmoid" => DpoLossType.Sigmoid,
-        "ipo" => DpoLossType.Ipo,
-        "hinge" => DpoLossType.Hinge,
-        "robust" => DpoLossType.Robust,
-        _ => null,
-    };
+        int i = TrainLosses.Names.ToList().IndexOf(name.ToLowerInvariant());
+        return i < 0 ? null : (DpoLossType)i;
+    }
 
-    /// <summary>Whether the loss wants log-probs averaged over completion tokens instead of summed.</summary>
-    public static bool UsesAverageLogProbs(DpoLossType type) => type == DpoLossType.Ipo;
-
-    public static DpoLossOutput Compute(DpoLossType type, double beta, double labelSmoothing,
-        Tensor policyChosen, Tensor policyRejected, Tensor refChosen, Tensor refRejected)
+    public static DpoLossOutput Compute(IReadOnlyList<(DpoLossType Type, double Weight)> losses, LossSettings settings, PairLogps logps)
     {
+        if (losses.Count == 0) throw new ArgumentException("name at least one loss type", nameof(losses));
         using var scope = NewDisposeScope();
-        var h = (policyChosen - policyRejected) - (refChosen - refRejected);
-        Tensor losses = type switch
+        Tensor? total = null;
+        foreach (var (type, weight) in losses)
         {
-            DpoLossType.Sigmoid => -F.logsigmoid(beta * h) * (1 - labelSmoothing) - F.logsigmoid(-beta * h) * labelSmoothing,
-            DpoLossType.Robust => (-F.logsigmoid(beta * h) * (1 - labelSmoothing) + F.logsigmoid(-beta * h) * labelSmoothing)
-                                  / (1 - 2 * labelSmoothing),
-            DpoLossType.Hinge => F.relu(1 - beta * h),
-            DpoLossType.Ipo => (h - 1 / (2 * beta)).pow(2),
-            _ => throw new ArgumentOutOfRangeException(nameof(type)),
-        };
-        var chosenRewards = (beta * (policyChosen - refChosen)).detach();
-        var rejectedRewards = (beta * (policyRejected - refRejected)).detach();
-        return new DpoLossOutput(losses.MoveToOuterDisposeScope(), chosenRewards.MoveToOuterDisposeScope(),
+            var term = PreferenceLosses.Loss(type, logps, settings).mean() * weight;
+            total = total is null ? term : total + term;
+        }
+        var chosenRewards = (settings.Beta * logps.ChosenLogratios).detach();
+        var rejectedRewards = (settings.Beta * logps.RejectedLogratios).detach();
+        return new DpoLossOutput(total!.MoveToOuterDisposeScope(), chosenRewards.MoveToOuterDisposeScope(),
             rejectedRewards.MoveToOuterDisposeScope());
     }
+
+    /// <summary>One loss type with weight 1.</summary>
+    public static DpoLossOutput Compute(DpoLossType type, LossSettings settings, PairLogps logps) => Compute([(type, 1.0)], settings, logps);
 }

@@ -105,9 +105,31 @@ public sealed class PackedBatch : IDisposable
         return zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, picked, 1.0);
     }
 
+    /// <summary>Per group, summed over its scored tokens (detached, float32 [G] each): the mean logit over the vocabulary,
+    /// the entropy of the predicted distribution, and whether the top-1 prediction is the target token (TRL's
+    /// logits/chosen and logits/rejected, entropy, mean_token_accuracy).</summary>
+    public GroupTokenStats TokenStats(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long vocab = logits.shape[^1];
+        var rows = logits.reshape(-1, vocab).index_select(0, PredictorIndex).to(ScalarType.Float32);
+        var logp = rows.log_softmax(-1);
+        Tensor Sum(Tensor perToken) =>
+            zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, perToken, 1.0).MoveToOuterDisposeScope();
+        return new GroupTokenStats(Sum(rows.mean([-1])), Sum(-(logp.exp() * logp).sum(-1)),
+            Sum(rows.argmax(-1).eq(TargetIds).to(ScalarType.Float32)));
+    }
+
     public void Dispose()
     {
         InputIds.Dispose(); PositionIds.Dispose(); AttentionMask.Dispose();
         PredictorIndex.Dispose(); TargetIds.Dispose(); GroupIndex.Dispose();
     }
+}
+
+/// <summary>Sums over each score group's tokens of the mean logit, the entropy and the top-1 hits, each [G].</summary>
+public sealed record GroupTokenStats(Tensor LogitMean, Tensor Entropy, Tensor Top1) : IDisposable
+{
+    public void Dispose() { LogitMean.Dispose(); Entropy.Dispose(); Top1.Dispose(); }
 }

@@ -36,8 +36,9 @@ public static class SharedPrefixBatch
         return PackedBatch.Build(rows, 2 * pairs.Count, device);
     }
 
-    /// <summary>Forward the batch and return (chosen, rejected) summed log-probs, each [pairs], plus token counts.</summary>
-    public static PairLogProbs Forward(ICausalLM model, PackedBatch batch)
+    /// <summary>Forward the batch and return (chosen, rejected) summed log-probs, each [pairs], plus token counts; with
+    /// <paramref name="tokenStats"/> also the logit, entropy and top-1 sums of every completion (for the metrics).</summary>
+    public static PairLogProbs Forward(ICausalLM model, PackedBatch batch, bool tokenStats = false)
     {
         using var logits = model.Forward(batch.InputIds, batch.PositionIds, batch.AttentionMask);
         using var all = batch.GroupLogProbs(logits);
@@ -46,12 +47,15 @@ public static class SharedPrefixBatch
         return new PairLogProbs(
             pairwise.select(1, 0).clone(), pairwise.select(1, 1).clone(),
             Enumerable.Range(0, counts.Length / 2).Select(i => counts[2 * i]).ToArray(),
-            Enumerable.Range(0, counts.Length / 2).Select(i => counts[2 * i + 1]).ToArray());
+            Enumerable.Range(0, counts.Length / 2).Select(i => counts[2 * i + 1]).ToArray(),
+            tokenStats ? batch.TokenStats(logits) : null);
     }
 }
 
-/// <summary>Summed completion log-probs of a micro-batch and the completion lengths they sum over.</summary>
-public sealed record PairLogProbs(Tensor Chosen, Tensor Rejected, int[] ChosenTokens, int[] RejectedTokens) : IDisposable
+/// <summary>Summed completion log-probs of a micro-batch and the completion lengths they sum over; <see cref="Stats"/>
+/// (when asked for) holds per-completion token sums, groups 2i (chosen) and 2i+1 (rejected) of pair i.</summary>
+public sealed record PairLogProbs(Tensor Chosen, Tensor Rejected, int[] ChosenTokens, int[] RejectedTokens, GroupTokenStats? Stats = null)
+    : IDisposable
 {
-    public void Dispose() { Chosen.Dispose(); Rejected.Dispose(); }
+    public void Dispose() { Chosen.Dispose(); Rejected.Dispose(); Stats?.Dispose(); }
 }

@@ -13,9 +13,14 @@ namespace StepDpo.Torch.Training;
 /// </summary>
 public static class StepDpoTrainer
 {
-    /// <summary>Per-step metric names (TRL's), in CSV column order.</summary>
+    /// <summary>Per-step metric names (TRL 1.x DPOTrainer's), in CSV column order. logits/* are the mean logit over the
+    /// vocabulary at the completion's tokens, entropy that of the predicted distribution over all completion tokens,
+    /// mean_token_accuracy the top-1 hit rate on the chosen completion's tokens.</summary>
     public static readonly string[] MetricNames =
-        ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", "nll_loss"];
+    [
+        "loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected",
+        "logits/chosen", "logits/rejected", "entropy", "mean_token_accuracy",
+    ];
 
     /// <summary>
     /// Trains <paramref name="policy"/> in place on the pairs and writes metrics, checkpoints (checkpoint-N/) and the final
@@ -29,7 +34,8 @@ public static class StepDpoTrainer
         string outputDir, Action<StepMetrics>? onStep = null, CancellationToken ct = default, Func<string, Task>? saveModel = null)
     {
         opts.Validate();
-        var lossType = DpoLoss.Parse(opts.Loss)!.Value;
+        var losses = opts.WeightedLosses;
+        var settings = new LossSettings(opts.Beta, opts.LabelSmoothing, opts.DiscopopTau);
         if (pairs.Count == 0) throw new StepDpoException("train: no preference pairs to train on");
         PrepareModel(policy, opts);
         using var checkpointed = CheckpointingView(ref policy, opts);
@@ -48,21 +54,20 @@ public static class StepDpoTrainer
         {
             using var scope = NewDisposeScope();
             using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix);
-            var lp = SharedPrefixBatch.Forward(policy, batch);
-            Tensor pc = lp.Chosen, pr = lp.Rejected, refC = tensor(rc).to(ScalarType.Float32), refR = tensor(rr).to(ScalarType.Float32);
-            if (DpoLoss.UsesAverageLogProbs(lossType))
-            {
-                var nc = tensor(lp.ChosenTokens.Select(n => (float)n).ToArray());
-                var nr = tensor(lp.RejectedTokens.Select(n => (float)n).ToArray());
-                (pc, pr, refC, refR) = (pc / nc, pr / nr, refC / nc, refR / nr);
-            }
-            var output = DpoLoss.Compute(lossType, opts.Beta, opts.LabelSmoothing, pc, pr, refC, refR);
-            var loss = output.Losses.mean();
-            // RPO's SFT term: token-mean negative log-likelihood of the chosen completions.
-            var nll = -lp.Chosen.sum() / Math.Max(1, lp.ChosenTokens.Sum());
-            if (opts.RpoAlpha > 0) loss = loss + opts.RpoAlpha * nll;
-            if (backward) (loss * weight).backward();
+            var lp = SharedPrefixBatch.Forward(policy, batch, tokenStats: true);
+            var device = lp.Chosen.device;
+            var logps = new PairLogps(lp.Chosen, lp.Rejected,
+                tensor(rc, ScalarType.Float32, device), tensor(rr, ScalarType.Float32, device),
+                tensor(lp.ChosenTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device),
+                tensor(lp.RejectedTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device));
+            var output = DpoLoss.Compute(losses, settings, logps);
+            if (backward) (output.Loss * weight).backward();
             var cr = output.ChosenRewards; var rj = output.RejectedRewards;
+            // Per-pair metrics are summed here and averaged over the step's pairs by the engine; the token-level ones
+            // (TRL averages them over the micro-batch's tokens) enter as that average times the micro-batch's pairs.
+            double chosenTokens = Math.Max(1, lp.ChosenTokens.Sum()), rejectedTokens = Math.Max(1, lp.RejectedTokens.Sum());
+            using var stats = lp.Stats!.LogitMean.reshape(-1, 2);
+            using var top1 = lp.Stats.Top1.reshape(-1, 2);
             var sums = new Dictionary<string, double>
             {
                 ["rewards/chosen"] = cr.sum().item<float>(),
@@ -71,9 +76,12 @@ public static class StepDpoTrainer
                 ["rewards/margins"] = (cr - rj).sum().item<float>(),
                 ["logps/chosen"] = lp.Chosen.sum().item<float>(),
                 ["logps/rejected"] = lp.Rejected.sum().item<float>(),
-                ["nll_loss"] = nll.item<float>() * batchPairs.Count,
+                ["logits/chosen"] = stats.select(1, 0).sum().item<float>() / chosenTokens * batchPairs.Count,
+                ["logits/rejected"] = stats.select(1, 1).sum().item<float>() / rejectedTokens * batchPairs.Count,
+                ["entropy"] = lp.Stats.Entropy.sum().item<float>() / (chosenTokens + rejectedTokens) * batchPairs.Count,
+                ["mean_token_accuracy"] = top1.select(1, 0).sum().item<float>() / chosenTokens * batchPairs.Count,
             };
-            return new MicroResult(loss.item<float>() * weight, batch.RealTokens, batchPairs.Count, sums);
+            return new MicroResult(output.Loss.item<float>() * weight, batch.RealTokens, batchPairs.Count, sums);
         }
 
         var engine = new TrainingEngine

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using StepDpo.Core;
+using StepDpo.Core.Manifests;
 
 namespace StepDpo.Torch.Training;
 
@@ -12,12 +13,15 @@ public sealed record TrainOptions
 {
     /// <summary>DPO temperature: how far the policy may move from the reference.</summary>
     [JsonPropertyName("beta")] public double Beta { get; init; } = 0.4;
-    /// <summary>sigmoid (DPO / Step-DPO), ipo, hinge or robust (TRL's names).</summary>
-    [JsonPropertyName("loss")] public string Loss { get; init; } = "sigmoid";
-    /// <summary>Assumed probability that a preference label is flipped (sigmoid / robust losses).</summary>
+    /// <summary>TRL's loss types (<see cref="DpoLossType"/>), summed with <see cref="LossWeights"/>: [sigmoid] is DPO
+    /// (Step-DPO on step pairs), [sigmoid, sft] is RPO.</summary>
+    [JsonPropertyName("loss")] public IReadOnlyList<string> Loss { get; init; } = ["sigmoid"];
+    /// <summary>One weight per loss; empty means 1 each (TRL's default).</summary>
+    [JsonPropertyName("loss_weights")] public IReadOnlyList<double> LossWeights { get; init; } = [];
+    /// <summary>Label flip probability of robust, epsilon of exo_pair, smoothing of aot and aot_unpaired.</summary>
     [JsonPropertyName("label_smoothing")] public double LabelSmoothing { get; init; }
-    /// <summary>Weight of the SFT (negative log-likelihood) term on the chosen completion, RPO-style; 0 disables it.</summary>
-    [JsonPropertyName("rpo_alpha")] public double RpoAlpha { get; init; }
+    /// <summary>Temperature of discopop's log-ratio modulation (the DiscoPOP paper's 0.05).</summary>
+    [JsonPropertyName("discopop_tau")] public double DiscopopTau { get; init; } = 0.05;
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-7;
     /// <summary>cosine, linear or constant; all with linear warmup over <see cref="WarmupRatio"/> of the steps.</summary>
     [JsonPropertyName("lr_scheduler")] public string LrScheduler { get; init; } = "cosine";
@@ -57,6 +61,10 @@ public sealed record TrainOptions
 
     public int GlobalBatchSize => MicroBatchSize * GradientAccumulationSteps;
 
+    /// <summary>Each loss with its weight (1 when <see cref="LossWeights"/> is empty). Call after <see cref="Validate"/>.</summary>
+    public IReadOnlyList<(DpoLossType Type, double Weight)> WeightedLosses =>
+        Loss.Select((name, i) => (DpoLoss.Parse(name)!.Value, LossWeights.Count == 0 ? 1.0 : LossWeights[i])).ToList();
+
     /// <summary>Throws a <see cref="StepDpoException"/> naming the first bad key. <paramref name="source"/> names the
     /// manifest (file and block) the options came from, so the message points at it.</summary>
     public TrainOptions Validate(string source = "train options")
@@ -64,9 +72,14 @@ public sealed record TrainOptions
         void Fail(string key, object value, string rule) =>
             throw new StepDpoException($"{source}: key '{key}' = {value}: {rule}");
         if (!(Beta > 0) || double.IsInfinity(Beta)) Fail("beta", Beta, "must be a positive number");
-        if (DpoLoss.Parse(Loss) is null) Fail("loss", Loss, $"must be one of {string.Join(", ", DpoLoss.Names)}");
-        if (!(LabelSmoothing >= 0 && LabelSmoothing < 0.5)) Fail("label_smoothing", LabelSmoothing, "must be in [0, 0.5)");
-        if (!(RpoAlpha >= 0)) Fail("rpo_alpha", RpoAlpha, "must be >= 0");
+        foreach (var name in Loss)
+            if (DpoLoss.Parse(name) is null)
+                Fail("loss", name, $"is not a loss type{(ManifestBinder.Suggest(name, TrainLosses.Names) is { } hint ? $"; did you mean '{hint}'?" : "")} " +
+                                   $"(one of {string.Join(", ", TrainLosses.Names)})");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing <= 0.5)) Fail("label_smoothing", LabelSmoothing, "must be in [0, 0.5]");
+        foreach (var problem in TrainLosses.Problems(Loss, LossWeights, LabelSmoothing))
+            throw new StepDpoException($"{source}: {problem.Keys[0]}: {problem.Text}");
+        if (!(DiscopopTau > 0) || double.IsInfinity(DiscopopTau)) Fail("discopop_tau", DiscopopTau, "must be a positive number");
         if (!(LearningRate > 0)) Fail("learning_rate", LearningRate, "must be > 0");
         if (LrSchedule.Parse(LrScheduler) is null) Fail("lr_scheduler", LrScheduler, "must be cosine, linear or constant");
         if (!(WarmupRatio >= 0 && WarmupRatio <= 1)) Fail("warmup_ratio", WarmupRatio, "must be in [0, 1]");

@@ -64,6 +64,22 @@ public class ReportMarkdownTests
     }
 
     [Fact]
+    public void The_locator_table_follows_the_preference_data_when_verify_was_scored_against_an_exact_checker()
+    {
+        var rows = new[]
+        {
+            Stages.Locate.LocateSummary.Score("rollout, binary search (verify's)", "rule", "rollouts",
+                [new(3, 3, Cost: 16), new(2, 4, Cost: 8), new(null, null)]),
+        };
+        string md = ReportMarkdown.Render(Fixture() with { Locator = new Stages.Locate.LocateFile("rule", 3, rows) });
+        int data = md.IndexOf("## Preference data", StringComparison.Ordinal), locator = md.IndexOf("## How good was the locator", StringComparison.Ordinal);
+        Assert.True(data >= 0 && locator > data, "the locator section follows the preference data");
+        Assert.Contains("over all 3 sampled solutions", md);
+        Assert.Contains("| rollout, binary search (verify's) | rule | 2 | 1 (50.0%) | 0 (0.0%) | 1 (50.0%) | 0 (0.0%) | 1 | 1 (100.0%) | 0.667 | 24 rollouts | 12 | 24 |", md);
+        Assert.DoesNotContain("## How good was the locator", ReportMarkdown.Render(Fixture()));
+    }
+
+    [Fact]
     public void Without_a_comparison_the_page_says_so_and_omits_empty_sections()
     {
         var single = new SummaryBuilder().Add(new ProblemOutcome("start", "gsm8k", "g1", true)).Build();

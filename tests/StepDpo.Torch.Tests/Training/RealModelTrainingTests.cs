@@ -21,8 +21,9 @@ public class RealModelTrainingTests
         foreach (var p in model.Module.parameters()) p.grad = null;
         using var batch = SharedPrefixBatch.Build(pairs, shared);
         using var lp = SharedPrefixBatch.Forward(model, batch);
-        using var output = DpoLoss.Compute(DpoLossType.Sigmoid, 0.5, 0.1, lp.Chosen, lp.Rejected, lp.Chosen.detach() - 0.2, lp.Rejected.detach() + 0.1);
-        using var loss = output.Losses.mean();
+        using var output = DpoLoss.Compute(DpoLossType.Robust, new LossSettings(0.5, LabelSmoothing: 0.1),
+            new PairLogps(lp.Chosen, lp.Rejected, lp.Chosen.detach() - 0.2, lp.Rejected.detach() + 0.1, ones_like(lp.Chosen), ones_like(lp.Rejected)));
+        var loss = output.Loss;
         loss.backward();
         return (loss.item<float>(), model.Module.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.data<float>().ToArray()));
     }

@@ -17,8 +17,9 @@ public class SharedPrefixEquivalenceTests
         // A fixed, non-trivial reference so the loss is not symmetric in chosen / rejected.
         using var refC = lp.Chosen.detach() - 0.3;
         using var refR = lp.Rejected.detach() + 0.2;
-        using var output = DpoLoss.Compute(DpoLossType.Sigmoid, 0.5, 0.0, lp.Chosen, lp.Rejected, refC, refR);
-        using var loss = output.Losses.mean();
+        using var output = DpoLoss.Compute(DpoLossType.Sigmoid, new LossSettings(0.5),
+            new PairLogps(lp.Chosen, lp.Rejected, refC, refR, ones_like(refC), ones_like(refR)));
+        var loss = output.Loss;
         loss.backward();
         var grads = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.data<float>().ToArray());
         return (loss.item<float>(), grads, lp.Chosen.data<float>().ToArray(), lp.Rejected.data<float>().ToArray());

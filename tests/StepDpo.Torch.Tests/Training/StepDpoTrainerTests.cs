@@ -30,7 +30,8 @@ public class StepDpoTrainerTests
         var rows = MetricsLog.ReadJsonl(Path.Combine(dir.Path, MetricsLog.JsonlName));
         Assert.Equal(6, rows.Count);
         foreach (var name in new[] { "loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
-                     "logps/chosen", "logps/rejected", "grad_norm", "learning_rate", "tokens_per_second", "epoch" })
+                     "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "entropy", "mean_token_accuracy",
+                     "grad_norm", "learning_rate", "tokens_per_second", "epoch" })
             Assert.True(rows.All(r => r.ContainsKey(name)), name);
         // At step 1 the policy is the reference: rewards 0, loss log 2.
         Assert.Equal(Math.Log(2), rows[0]["loss"], 4);
@@ -109,8 +110,14 @@ public class StepDpoTrainerTests
     [Fact]
     public void Bad_options_name_the_key()
     {
-        var e = Assert.Throws<StepDpoException>(() => (Fast with { Loss = "kto" }).Validate("stage.yaml train"));
-        Assert.Equal("stage.yaml train: key 'loss' = kto: must be one of sigmoid, ipo, hinge, robust", e.Message);
+        var e = Assert.Throws<StepDpoException>(() => (Fast with { Loss = ["sigmoid", "ipoo"] }).Validate("stage.yaml train"));
+        Assert.StartsWith("stage.yaml train: key 'loss' = ipoo: is not a loss type; did you mean 'ipo'? (one of sigmoid, hinge, ipo,", e.Message);
+        e = Assert.Throws<StepDpoException>(() => (Fast with { Loss = ["sigmoid", "sft"], LossWeights = [1.0] }).Validate("stage.yaml train"));
+        Assert.Equal("stage.yaml train: loss_weights: 1 weights for 2 losses ([sigmoid, sft]); give one weight per loss, or none for 1 each", e.Message);
+        e = Assert.Throws<StepDpoException>(() => (Fast with { Loss = ["exo_pair"] }).Validate());
+        Assert.Contains("exo_pair needs label_smoothing > 0", e.Message);
+        e = Assert.Throws<StepDpoException>(() => (Fast with { LabelSmoothing = 0.1 }).Validate());
+        Assert.Contains("label_smoothing: 0.1 is read only by robust, exo_pair, aot, aot_unpaired", e.Message);
         e = Assert.Throws<StepDpoException>(() => (Fast with { MaxPromptLength = 64 }).Validate());
         Assert.Contains("'max_prompt_length'", e.Message);
     }
@@ -119,8 +126,9 @@ public class StepDpoTrainerTests
     public void Options_read_from_snake_case_json()
     {
         var o = JsonSerializer.Deserialize<TrainOptions>(
-            """{"beta":0.4,"loss":"ipo","learning_rate":5e-7,"gradient_accumulation_steps":8,"lora":{"rank":4,"target_modules":["q_proj"]}}""")!;
-        Assert.Equal(("ipo", 8, 4), (o.Loss, o.GradientAccumulationSteps, o.Lora!.Rank));
+            """{"beta":0.4,"loss":["sigmoid","sft"],"loss_weights":[1,0.5],"learning_rate":5e-7,"gradient_accumulation_steps":8,"lora":{"rank":4,"target_modules":["q_proj"]}}""")!;
+        Assert.Equal((8, 4), (o.GradientAccumulationSteps, o.Lora!.Rank));
+        Assert.Equal([(DpoLossType.Sigmoid, 1.0), (DpoLossType.Sft, 0.5)], o.WeightedLosses);
     }
 
     /// <summary>A model whose forward asks libtorch for 4 TB, as a too-long batch eventually would.</summary>

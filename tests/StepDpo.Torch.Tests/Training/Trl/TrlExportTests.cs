@@ -59,7 +59,7 @@ public class TrlExportTests
     [Fact]
     public void Rpo_is_a_weighted_sft_loss_on_1_9_and_the_scripts_own_term_on_0_8_5()
     {
-        var rpo = Recipe with { RpoAlpha = 0.25 };
+        var rpo = Recipe with { Loss = ["sigmoid", "sft"], LossWeights = [1, 0.25] };
         Assert.Equal(new TrlObjective(["sigmoid", "sft"], [1, 0.25]) is var o ? o.LossTypes : null, TrlObjective.Of(rpo).LossTypes);
         using var a = new TempDir();
         string current = Export(TrlDialect.Current, rpo, new TrlJob(8), a)["dpo_config.yaml"];
@@ -69,7 +69,7 @@ public class TrlExportTests
         Assert.Contains("loss_type: \"sigmoid\"\nrpo_alpha: 0.25\n", paper);
         // A loss 0.8.5 does not have is refused with the way out, not exported to fail on the GPU node.
         using var c = new TempDir();
-        var e = Assert.Throws<StepDpoException>(() => Export(TrlDialect.Paper, Recipe with { Loss = "robust" }, new TrlJob(8), c));
+        var e = Assert.Throws<StepDpoException>(() => Export(TrlDialect.Paper, Recipe with { Loss = ["robust"] }, new TrlJob(8), c));
         Assert.Contains("train.trl.version to 1.9.0", e.Message);
     }
 

@@ -29,7 +29,7 @@ public class TrlFieldCheckTests
     /// <summary>Everything the recipe can switch on at once: RPO, LoRA, offload, several nodes, checkpoints, fp32.</summary>
     static readonly TrainOptions Everything = new()
     {
-        Beta = 0.4, RpoAlpha = 0.5, LabelSmoothing = 0.1, LearningRate = 5e-7, Epochs = 4, MicroBatchSize = 2,
+        Beta = 0.4, Loss = ["sigmoid", "sft"], LossWeights = [1, 0.5], LearningRate = 5e-7, Epochs = 4, MicroBatchSize = 2,
         GradientAccumulationSteps = 64, SaveSteps = 200, WeightDecay = 0.01, GradientCheckpointing = true, Dtype = "bfloat16",
         Lora = new LoraOptions { Rank = 16, Alpha = 32, TargetModules = ["q_proj", "v_proj"] },
     };
