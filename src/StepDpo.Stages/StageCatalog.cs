@@ -1,6 +1,7 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
+using StepDpo.Torch.Devices;
 
 namespace StepDpo.Stages;
 
@@ -34,18 +35,22 @@ public static class StageCatalog
     /// <summary>What of the manifest each stage reads. The start model matters to every stage that runs it.</summary>
     public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
     {
-        ["sft"] = m => new { m.Seed, m.Model, Data = SftData(m), m.Sft },
-        ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample },
-        ["verify"] = m => new { m.Seed, m.Model, m.Verify },
+        ["sft"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), Data = SftData(m), m.Sft },
+        ["sample"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Data, m.Sample },
+        ["verify"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Verify },
         ["pairs"] = m => m.Pairs.From is null
-            ? new { m.Seed, m.Model, m.Pairs }
+            ? new { m.Seed, m.Model, Device = DeviceKind(m), m.Pairs }
             : new { m.Seed, m.Model.Template, m.Pairs } as object,
-        ["train"] = m => new { m.Seed, m.Model, m.Train },
+        ["train"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Train },
         ["evaluate"] = m => m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
-            ? new { m.Seed, m.Model, Data = TestData(m), m.Evaluate }
-            : new { m.Seed, m.Model, m.Evaluate } as object,
+            ? new { m.Seed, m.Model, Device = DeviceKind(m), Data = TestData(m), m.Evaluate }
+            : new { m.Seed, m.Model, Device = DeviceKind(m), m.Evaluate } as object,
         ["report"] = m => new { m.Report, m.Expect },
     };
+
+    /// <summary>cpu or cuda: the kind of device model.device resolves to here. The numbers a stage computes depend on
+    /// it, so `auto` on a GPU machine and on a CPU machine are different keys.</summary>
+    static string DeviceKind(Manifest m) => DeviceSpec.Kind(m.Model.Device);
 
     /// <summary>The data sft reads: for the synthetic world its training split and knobs, not the pool or the test
     /// size, so resizing those keeps the trained model cached. Keys keep the manifest's paths for "changed:" reasons.</summary>

@@ -43,6 +43,9 @@ public sealed class ModelSection : IValidatable
     [Doc("hub revision (commit) to pin when Path is a hub id")]
     public string? Revision { get; set; }
     [OneOf("float32", "bfloat16", "float16")] public string Dtype { get; set; } = "bfloat16";
+    [Doc("where the local engine builds, trains and runs the model (sft, train, and sampling/evaluation with the local " +
+         "backend): auto (the first CUDA GPU when TorchSharp's CUDA runtime sees one, else cpu), cpu, cuda or cuda:N")]
+    public string Device { get; set; } = "auto";
     [RequiredKey, OneOf("alpaca", "deepseek-math", "qwen2-boxed", "plain"), Doc("prompt template of the model family")]
     public string Template { get; set; } = "";
     [Doc("tokenizer.json path when not inside the model folder")]
@@ -53,6 +56,8 @@ public sealed class ModelSection : IValidatable
     public IEnumerable<string> Validate()
     {
         if ((Path is null) == (Init is null)) yield return "set exactly one of model.path (a checkpoint) or model.init (random initialisation)";
+        if (!System.Text.RegularExpressions.Regex.IsMatch(Device, "^(auto|cpu|cuda(:[0-9]{1,3})?)$"))
+            yield return $"model.device '{Device}' must be auto, cpu, cuda or cuda:N";
     }
 }
 
@@ -110,7 +115,6 @@ public abstract class OptimSection
     [OneOf("float32", "bfloat16")] public string Dtype { get; set; } = "bfloat16";
     [Range(0, int.MaxValue), Doc("write a resumable checkpoint every N optimiser steps (0: only at the end)")]
     public int SaveSteps { get; set; } = 0;
-    [OneOf("auto", "cpu", "cuda")] public string Device { get; set; } = "auto";
 }
 
 public sealed class SftSection : OptimSection

@@ -19,7 +19,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 1;
+    public override int Version => 2; // 2: loaded in the training dtype on model.device; unpacked rows use causal SDPA
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -30,9 +30,10 @@ public sealed class TrainStage : PipelineStage
         if (m.Train.Backend == "trl") return Trl(ctx, pairs, ct);
 
         string startDir = ModelStore.StartModelDir(ctx);
-        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
-        using var _ = model;
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+        // Loaded straight in the training dtype onto model.device; the reference pass runs there too.
+        var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
+        using var _ = model;
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var tokenized = pairs.Select((p, i) => pairTokenizer.Tokenize(new PreferencePair(
                 PromptTemplates.TrainingCondition(m.Model.Template, p.Prompt, p.InitialReasonSteps), p.Chosen, p.Rejected),

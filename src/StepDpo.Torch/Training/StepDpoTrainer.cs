@@ -47,13 +47,17 @@ public static class StepDpoTrainer
         MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, bool backward)
         {
             using var scope = NewDisposeScope();
-            using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix);
+            // Batch, reference log-probs and lengths are created on the policy's device: nothing crosses to the host but
+            // the metrics below.
+            var device = policy.Device;
+            using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix, device);
             var lp = SharedPrefixBatch.Forward(policy, batch);
-            Tensor pc = lp.Chosen, pr = lp.Rejected, refC = tensor(rc).to(ScalarType.Float32), refR = tensor(rr).to(ScalarType.Float32);
+            Tensor pc = lp.Chosen, pr = lp.Rejected;
+            Tensor refC = tensor(rc, ScalarType.Float32, device: device), refR = tensor(rr, ScalarType.Float32, device: device);
             if (DpoLoss.UsesAverageLogProbs(lossType))
             {
-                var nc = tensor(lp.ChosenTokens.Select(n => (float)n).ToArray());
-                var nr = tensor(lp.RejectedTokens.Select(n => (float)n).ToArray());
+                var nc = tensor(lp.ChosenTokens.Select(n => (float)n).ToArray(), device: device);
+                var nr = tensor(lp.RejectedTokens.Select(n => (float)n).ToArray(), device: device);
                 (pc, pr, refC, refR) = (pc / nc, pr / nr, refC / nc, refR / nr);
             }
             var output = DpoLoss.Compute(lossType, opts.Beta, opts.LabelSmoothing, pc, pr, refC, refR);
@@ -149,7 +153,7 @@ public static class StepDpoTrainer
         foreach (var (name, p) in model.Module.named_parameters())
         {
             sha.AppendData(Encoding.UTF8.GetBytes(name + ":" + p.dtype + ":"));
-            using var c = p.detach().contiguous();
+            using var c = p.detach().cpu().contiguous();
             sha.AppendData(c.bytes);
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
