@@ -110,7 +110,8 @@ public sealed class PackedBatch : IDisposable
         using var rows = PredictingRows(logits).to(ScalarType.Float32);
         using var logp = rows.log_softmax(-1);
         using var picked = logp.gather(1, TargetIds.unsqueeze(1)).squeeze(1);
-        return zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, picked, 1.0);
+        // scatter_add rather than index_add: the same sums, and its backward (a gather) runs on the meta device too.
+        return zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, picked);
     }
 
     /// <summary>The logits rows [N, V] that predict the scored tokens, in scoring order. (Indexing rather than index_select:
