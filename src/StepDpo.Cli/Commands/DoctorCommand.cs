@@ -65,7 +65,7 @@ public sealed class DoctorCommand : Command<DoctorCommand.Settings>
             yield return ($"cuda:{d.Index}", $"{d.Name}, compute capability {d.Major}.{d.Minor}, {CudaDriver.Gib(d.TotalBytes)}" +
                 (d.FreeBytes is long free ? $" ({CudaDriver.Gib(free)} free)" : "") +
                 $", bf16 tensor cores: {(d.NativeBf16 ? "yes" : "no (compute capability < 8.0)")}");
-        yield return ("device auto", DeviceSpec.Resolve("auto").ToString());
+        yield return ("device", $"{DeviceSpec.Resolve("auto")} (what model.device auto resolves to)");
         yield return ("not exposed", "TorchSharp 0.107 gives no allocator statistics (memory_allocated, max_memory_allocated) " +
             "and no device properties; names and memory above come from the CUDA driver");
     }
