@@ -51,7 +51,12 @@ public static partial class DeviceSpec
     /// <summary>Whether the loaded libtorch has CUDA kernels and a GPU to run them on (asked once per process).</summary>
     public static bool CudaUsable() => cudaUsable.Value;
 
-    static readonly Lazy<bool> cudaUsable = new(() => CudaRuntimeLoaded() && cuda.is_available() && cuda.device_count() > 0);
+    static readonly Lazy<bool> cudaUsable = new(() =>
+    {
+        // A libtorch that does not load at all has no CUDA either; planning (cache keys) must not fail on that.
+        try { return CudaRuntimeLoaded() && cuda.is_available() && cuda.device_count() > 0; }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { return false; }
+    });
 
     /// <summary>Whether libtorch_cuda can be loaded the way TorchSharp loads it (next to the app, or on the library
     /// path): false with the TorchSharp-cpu package, whose libtorch has no CUDA kernels.</summary>
