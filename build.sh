@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # StepDpo front door. With no arguments: the tiny experiment end to end.
 #   ./build.sh [TARGET] [--experiment NAME] [--set KEY=VALUE]... [--force STAGE]... [--torch cpu|cuda]
-#              [--configuration Release|Debug] [--help]
+#              [--configuration Release|Debug] [--gpu-check ARGS] [--help]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -19,6 +19,8 @@ targets:
   Test        build and run all tests
   Pack        pack the dotnet tool (artifacts/packages) and restore it as the repo's local tool
   Bench       run the benchmarks (Release)
+  GpuCheck    publish the GPU check to artifacts/gpu-check/ and run it (every hot path on CUDA against the CPU, then a
+              Step-DPO step at Qwen2-0.5B's shapes: tokens/s, MFU, peak memory); see artifacts/gpu-check/run.sh
 
 options:
   -e, --experiment NAME   experiments/NAME.yaml or a manifest path (default: tiny)
@@ -27,11 +29,12 @@ options:
   --torch cpu|cuda        TorchSharp backend (default cpu; cuda needs the TorchSharp-cuda-linux package)
   -c, --configuration C   Release (default) or Debug
   --bench ARGS            arguments for the Bench target
+  --gpu-check ARGS        arguments for GpuCheck (default --device cuda; --publish-only, --device cpu --small, --steps N)
   -h, --help              this text
 TXT
 }
 
-target=Run experiment=tiny torch=cpu configuration=Release args="" bench=""
+target=Run experiment=tiny torch=cpu configuration=Release args="" bench="" gpucheck=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -41,12 +44,13 @@ while [[ $# -gt 0 ]]; do
     --torch) torch="${2:?--torch needs cpu or cuda}"; shift 2 ;;
     -c|--configuration) configuration="${2:?}"; shift 2 ;;
     --bench) bench="${2:-}"; shift 2 ;;
+    --gpu-check) gpucheck="${2:-}"; shift 2 ;;
     -*) echo "error: unknown option $1 (see ./build.sh --help)" >&2; exit 2 ;;
     *) target="$1"; shift ;;
   esac
 done
 case "$target" in
-  Run|Sft|Sample|Verify|Pairs|Train|Evaluate|Report|Reproduce|Plan|Compile|Test|Pack|Bench) ;;
+  Run|Sft|Sample|Verify|Pairs|Train|Evaluate|Report|Reproduce|Plan|Compile|Test|Pack|Bench|GpuCheck) ;;
   *) echo "error: unknown target '$target' (see ./build.sh --help)" >&2; exit 2 ;;
 esac
 case "$torch" in cpu|cuda) ;; *) echo "error: --torch takes cpu or cuda" >&2; exit 2 ;; esac
@@ -66,4 +70,4 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 args="${args//;/%3B}"
 exec dotnet msbuild build/Build.proj -nologo -tl:off -v:m -t:"$target" \
   -p:Experiment="$experiment" -p:TorchBackend="$torch" -p:Configuration="$configuration" \
-  -p:Args="$args" -p:BenchArgs="$bench"
+  -p:Args="$args" -p:BenchArgs="$bench" -p:GpuCheckArgs="$gpucheck"

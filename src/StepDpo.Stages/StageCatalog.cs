@@ -2,6 +2,7 @@ using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
 using StepDpo.Data.Hub;
+using StepDpo.Torch.Devices;
 
 namespace StepDpo.Stages;
 
@@ -36,16 +37,16 @@ public static class StageCatalog
     /// verify (rollouts), pairs (rectification) and evaluate grade answers with evaluate.grader.</summary>
     public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
     {
-        ["sft"] = m => new { m.Seed, m.Model, Data = SftData(m), m.Sft },
-        ["sample"] = m => new { m.Seed, m.Model, m.Data, m.Sample, Grader = Grader(m) },
-        ["verify"] = m => new { m.Seed, m.Model, m.Verify, Grader = Grader(m) },
+        ["sft"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), Data = SftData(m), m.Sft },
+        ["sample"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Data, m.Sample, Grader = Grader(m) },
+        ["verify"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Verify, Grader = Grader(m) },
         ["pairs"] = m => m.Pairs.From is null
-            ? new { m.Seed, m.Model, m.Pairs, Grader = Grader(m) }
+            ? new { m.Seed, m.Model, Device = DeviceKind(m), m.Pairs, Grader = Grader(m) }
             : new { m.Seed, m.Model.Template, m.Pairs } as object,
-        ["train"] = m => new { m.Seed, m.Model, m.Train },
+        ["train"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Train },
         ["evaluate"] = m => m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
-            ? new { m.Seed, m.Model, Data = TestData(m), m.Evaluate, Grader = Grader(m) }
-            : new { m.Seed, m.Model, m.Evaluate, Grader = Grader(m) } as object,
+            ? new { m.Seed, m.Model, Device = DeviceKind(m), Data = TestData(m), m.Evaluate, Grader = Grader(m) }
+            : new { m.Seed, m.Model, Device = DeviceKind(m), m.Evaluate, Grader = Grader(m) } as object,
         // report.md embeds the whole resolved manifest (besides report, expect and the sft/train hyperparameters it
         // tabulates), so every value of it changes the report.
         ["report"] = m => m,
@@ -53,6 +54,10 @@ public static class StageCatalog
 
     /// <summary>The grader and the version of its verdicts (a grader fix regrades what was graded before).</summary>
     static object Grader(Manifest m) => new { Name = m.Evaluate.Grader, Answers.Grading.Version };
+
+    /// <summary>cpu or cuda: the kind of device model.device resolves to here. The numbers a stage computes depend on
+    /// it, so `auto` on a GPU machine and on a CPU machine are different keys.</summary>
+    static string DeviceKind(Manifest m) => DeviceSpec.Kind(m.Model.Device);
 
     /// <summary>The data sft reads: for the synthetic world its training split and knobs, not the pool or the test
     /// size, so resizing those keeps the trained model cached. Keys keep the manifest's paths for "changed:" reasons.</summary>

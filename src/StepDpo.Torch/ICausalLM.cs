@@ -14,6 +14,9 @@ public interface ICausalLM
 
     int VocabSize { get; }
 
+    /// <summary>Where the weights live: trainers and the reference pass create every batch, mask and loss input there.</summary>
+    Device Device => Module.parameters().First().device;
+
     /// <summary>
     /// Logits [B, T, V] (float32) for <paramref name="inputIds"/> [B, T] (int64).
     /// <paramref name="positionIds"/> [B, T] (int64) default to 0..T-1 per row; they drive the rotary embedding, so a

@@ -8,6 +8,7 @@ var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)
     ["grading"] = ("judgements/s on MATH-500 and GSM8K, self-consistency, stepdpo vs hendrycks", a => Sync(() => GradingBench.Run(a))),
     ["tokenizer"] = ("encode/decode tokens/s against Microsoft.ML.Tokenizers", a => Sync(() => TokenizerBench.Run(a))),
     ["generation"] = ("prefill and decode tokens/s at batch 1/8/32, KV cache vs none, memory", a => Sync(() => GenerationBench.Run(a))),
+    ["attention"] = ("SDPA causal flag vs explicit mask for unpacked rows: attention alone and the model forward/backward", a => Sync(() => AttentionBench.Run(a))),
     ["trainer"] = ("shared-prefix vs two-sequence forward+backward, activation checkpointing memory", a => Sync(() => TrainerBench.Run(a))),
     ["synthetic"] = ("synthetic world generation speed and lengths", a => Task.FromResult(SyntheticBench.Run(a))),
     ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),

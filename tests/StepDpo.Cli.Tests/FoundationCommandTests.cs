@@ -14,6 +14,11 @@ public class FoundationCommandTests
         Assert.Equal("0.107.0", facts["TorchSharp"]!.GetValue<string>());
         Assert.StartsWith("2.10", facts["libtorch"]!.GetValue<string>());
         Assert.StartsWith("cpu", facts["device"]!.GetValue<string>());
+        // The default build carries TorchSharp-cpu: doctor says that CUDA is unavailable and why, instead of failing.
+        Assert.StartsWith("cpu", facts["torch runtime"]!.GetValue<string>());
+        Assert.Equal("not available: this build has no CUDA runtime", facts["cuda"]!.GetValue<string>());
+        Assert.NotEmpty(facts["cuda driver"]!.GetValue<string>());
+        Assert.Contains("max_memory_allocated", facts["not exposed"]!.GetValue<string>());
         Assert.StartsWith("yes", facts["bfloat16"]!.GetValue<string>());
         Assert.Matches(@"^\d+ \(of \d+ cores\)$", facts["threads"]!.GetValue<string>());
     }

@@ -77,6 +77,16 @@ public class ManifestTests
     }
 
     [Fact]
+    public void Model_device_accepts_auto_cpu_cuda_and_cuda_n_and_the_old_per_stage_keys_are_gone()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/x.yaml", Minimal + "  device: cuda:1\n");
+        Assert.Equal("cuda:1", ManifestLoader.Load("x", ws.Workspace).Manifest.Model.Device);
+        Assert.Contains(Fails(ws, Minimal + "  device: gpu\n").Problems, p => p.Contains("'model.device': 'gpu' must be auto, cpu, cuda or cuda:N"));
+        Assert.Contains(Fails(ws, Minimal + "train:\n  device: cuda\n").Problems, p => p.Contains("unknown key 'train.device'"));
+    }
+
+    [Fact]
     public void Yaml_syntax_errors_are_located()
     {
         using var ws = new TempWorkspace();

@@ -8,7 +8,7 @@ public static class Registry
     public static void Register(IConfigurator config)
     {
         // Foundation: doctor, manifest, plan, run and the stage commands.
-        config.AddCommand<DoctorCommand>("doctor").WithDescription("versions, device, threads, bf16 support");
+        config.AddCommand<DoctorCommand>("doctor").WithDescription("versions, CUDA devices (names, memory, bf16), threads");
         config.AddCommand<InitCommand>("init").WithDescription("start a workspace: copy a shipped experiment's manifest into DIR/experiments/ to edit");
         config.AddBranch("manifest", m =>
         {

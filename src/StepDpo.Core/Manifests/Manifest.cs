@@ -35,6 +35,9 @@ public sealed partial class ModelSection
     [Doc("hub revision (commit) to pin when Path is a hub id")]
     public string? Revision { get; set; }
     [OneOf("float32", "bfloat16", "float16")] public string Dtype { get; set; } = "bfloat16";
+    [Doc("where the local engine builds, trains and runs the model (sft, train, and sampling/evaluation with the local " +
+         "backend): auto (the first CUDA GPU when TorchSharp's CUDA runtime sees one, else cpu), cpu, cuda or cuda:N")]
+    public string Device { get; set; } = "auto";
     [RequiredKey, OneOf("alpaca", "deepseek-math", "qwen2-boxed", "plain"), Doc("prompt template of the model family")]
     public string Template { get; set; } = "";
     [Doc("tokenizer.json path when not inside the model folder")]
@@ -97,7 +100,6 @@ public abstract partial class OptimSection
     [OneOf("float32", "bfloat16")] public string Dtype { get; set; } = "bfloat16";
     [Range(0, int.MaxValue), Doc("write a resumable checkpoint every N optimiser steps (0: only at the end)")]
     public int SaveSteps { get; set; } = 0;
-    [OneOf("auto", "cpu", "cuda")] public string Device { get; set; } = "auto";
 }
 
 public sealed partial class SftSection : OptimSection

@@ -54,6 +54,8 @@ public sealed partial class ModelSection : IValidatable
             yield return new("pins a hub revision of model.path, and model.init loads nothing", "revision");
         if (Init is not null && Tokenizer is not null)
             yield return new("model.init brings its own tokenizer (model.init.tokenizer)", "tokenizer");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(Device, "^(auto|cpu|cuda(:[0-9]{1,3})?)$"))
+            yield return new($"'{Device}' must be auto, cpu, cuda or cuda:N", "device");
     }
 }
 

@@ -44,8 +44,8 @@ public sealed class EvaluateStage : PipelineStage
             if (todo.Count == 0) continue;
             bar.Describe($"evaluate {model}");
             using var sampler = e.Backend == "local"
-                ? Samplers.Create("local", e.Endpoint, dir, "", m.Model.Dtype, e.BatchSize)
-                : Samplers.Create("openai", e.Endpoint, "", model == SummaryBuilder.StartModel ? m.Model.Path ?? m.Name : dir, m.Model.Dtype, e.BatchSize);
+                ? Samplers.Create("local", e.Endpoint, dir, "", m.Model.Dtype, m.Model.Device, e.BatchSize)
+                : Samplers.Create("openai", e.Endpoint, "", model == SummaryBuilder.StartModel ? m.Model.Path ?? m.Name : dir, m.Model.Dtype, m.Model.Device, e.BatchSize);
             foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / e.N)))
             {
                 ct.ThrowIfCancellationRequested();

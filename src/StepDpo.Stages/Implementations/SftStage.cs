@@ -16,7 +16,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class SftStage : PipelineStage
 {
     public override string Name => "sft";
-    public override int Version => 1;
+    public override int Version => 2; // 2: loaded in the training dtype on model.device; unpacked rows use causal SDPA
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -31,10 +31,11 @@ public sealed class SftStage : PipelineStage
         }
         else startDir = ModelStore.StartModelDir(ctx);
 
-        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
+        var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));
+        // Loaded straight in the training dtype onto model.device: no float32 copy to convert afterwards.
+        var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
         using var _ = model;
         string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
-        var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var pool = ProblemPool.SftExamples(m, ctx.Workspace);
         var examples = pool.Problems

@@ -22,7 +22,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 3;
+    public override int Version => 4; // 4: loaded in the training dtype on model.device; unpacked rows use causal SDPA
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -33,9 +33,10 @@ public sealed class TrainStage : PipelineStage
         if (m.Train.Backend == "trl") return Trl(ctx, pairs, ct);
 
         string startDir = ModelStore.StartModelDir(ctx);
-        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
-        using var _ = model;
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+        // Loaded straight in the training dtype onto model.device; the reference pass runs there too.
+        var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
+        using var _ = model;
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var tokenized = pairs.Select((p, i) => pairTokenizer.Tokenize(new PreferencePair(
                 PromptTemplates.TrainingCondition(m.Model.Template, p.Prompt, p.InitialReasonSteps), p.Chosen, p.Rejected),
@@ -48,7 +49,7 @@ public sealed class TrainStage : PipelineStage
         // What the values depend on besides the token ids: the weights, the dtype and device they are computed in, and the
         // micro-batch (its padding changes the rounding), so a bf16 run never reuses fp32 values and a rerun is exact.
         string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir) +
-            $";dtype={options.Dtype};device={m.Train.Device};micro_batch={options.MicroBatchSize}";
+            $";dtype={options.Dtype};device={model.Device};micro_batch={options.MicroBatchSize}";
         string key = ReferenceLogProbs.CacheKey(tokenized, modelId, pairTokenizer.SettingsKey);
         string cache = Path.Combine(ctx.Workspace.ArtifactsDir, m.Name, ".cache", "reference", key[..16] + ".jsonl");
         Directory.CreateDirectory(Path.GetDirectoryName(cache)!);

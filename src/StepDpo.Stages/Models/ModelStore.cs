@@ -4,6 +4,7 @@ using StepDpo.Core.Manifests;
 using StepDpo.Data.Hub;
 using StepDpo.Text;
 using StepDpo.Torch.Checkpoints;
+using StepDpo.Torch.Devices;
 using StepDpo.Torch.Model;
 using static TorchSharp.torch;
 
@@ -34,10 +35,19 @@ public static class ModelStore
 
     public static ScalarType DType(string name) => Checkpoint.ParseDType(name);
 
-    public static (CausalLM Model, ITokenizer Tokenizer) Load(string dir, string dtype, string? tokenizerPath = null)
+    /// <summary>model.device resolved: where every local model of the run is built (a GPU that cannot be used is a
+    /// one-line error naming the reason).</summary>
+    public static Device Device(string device)
     {
         ApplyThreadSetting();
-        var model = Checkpoint.Load(dir, DType(dtype));
+        return DeviceSpec.Resolve(device);
+    }
+
+    /// <summary>Loads weights and tokenizer, the weights straight in <paramref name="dtype"/> on <paramref name="device"/>
+    /// (model.device, resolved by <see cref="Device"/>).</summary>
+    public static (CausalLM Model, ITokenizer Tokenizer) Load(string dir, string dtype, string device, string? tokenizerPath = null)
+    {
+        var model = Checkpoint.Load(dir, DType(dtype), Device(device));
         var tokenizer = Tokenizers.Load(tokenizerPath ?? dir);
         return (model, tokenizer);
     }

@@ -10,7 +10,9 @@ public static class Samplers
 {
     /// <param name="modelDir">the checkpoint for the local backend</param>
     /// <param name="servedModel">the model name on the server for the openai backend</param>
-    public static ISampler Create(string backend, EndpointSection endpoint, string modelDir, string servedModel, string dtype, int batchSize)
+    /// <param name="device">model.device: where the local backend runs the model</param>
+    public static ISampler Create(string backend, EndpointSection endpoint, string modelDir, string servedModel, string dtype,
+        string device, int batchSize)
     {
         if (backend == "openai")
         {
@@ -25,7 +27,7 @@ public static class Samplers
             };
             return new RemoteSampler(new OpenAiCompletionsBackend(options), endpoint.Concurrency);
         }
-        var (model, tokenizer) = ModelStore.Load(modelDir, dtype);
+        var (model, tokenizer) = ModelStore.Load(modelDir, dtype, device);
         return new LocalSampler(model, tokenizer, batchSize);
     }
 
@@ -34,7 +36,7 @@ public static class Samplers
     {
         var m = ctx.Manifest;
         string dir = backend == "local" ? ModelStore.StartModelDir(ctx) : "";
-        return Create(backend, endpoint, dir, m.Model.Path ?? m.Name, m.Model.Dtype, batchSize);
+        return Create(backend, endpoint, dir, m.Model.Path ?? m.Name, m.Model.Dtype, m.Model.Device, batchSize);
     }
 
     /// <summary>Reports finished sequences of a sampling call to a progress bar.</summary>

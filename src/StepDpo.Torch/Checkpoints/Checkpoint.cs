@@ -21,13 +21,14 @@ public static class Checkpoint
         ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
          "tokenizer.model", "added_tokens.json", "chat_template.jinja"];
 
-    /// <summary>Loads a checkpoint folder into a model of <paramref name="dtype"/> (float32 or bfloat16), converting
-    /// stored F32/BF16/F16 tensors one by one. Missing, unexpected and mis-shaped tensors are errors that name them.</summary>
-    public static CausalLM Load(string folder, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Loads a checkpoint folder into a model of <paramref name="dtype"/> (float32 or bfloat16) built on
+    /// <paramref name="device"/> (null: the CPU), converting stored F32/BF16/F16 tensors one by one. Missing, unexpected
+    /// and mis-shaped tensors are errors that name them.</summary>
+    public static CausalLM Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (!Directory.Exists(folder)) throw new StepDpoException($"{folder}: model folder not found");
         var config = ModelConfig.Load(System.IO.Path.Combine(folder, ConfigFile));
-        var model = new CausalLM(config, dtype);
+        var model = new CausalLM(config, dtype, device);
         try
         {
             LoadWeights(model, folder);

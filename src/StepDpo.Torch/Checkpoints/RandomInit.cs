@@ -32,7 +32,7 @@ public static class RandomInit
                     _ => (float)(sigma * rng.NextGaussian()),
                 };
             }
-            using var source = tensor(values, p.shape);
+            using var source = tensor(values, p.shape, device: CPU); // generated on the host, copied to the model's device
             p.copy_(source);
         }
     }

@@ -44,24 +44,20 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
     void DecodeWithCache(List<int[]> batchPrompts, List<Sequence> sequences, CancellationToken ct)
     {
         int promptCount = batchPrompts.Count, longest = batchPrompts.Max(p => p.Length);
-        var cache = new KvCache(model.Config, promptCount, longest + options.MaxNewTokens, model.DType, model.Device);
+        var device = model.Device;
+        var cache = new KvCache(model.Config, promptCount, longest + options.MaxNewTokens, model.DType, device);
         Tensor logits, keyValid;
         try
         {
             using (var scope = NewDisposeScope())
             {
-                var (ids, valid) = LeftPad(batchPrompts, longest);
-                // Prefill: causal over real tokens; a padding query sees itself only (never a fully masked row).
-                var positions = (valid.to(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0);
-                var causal = ones(longest, longest, dtype: ScalarType.Bool).tril();
-                var mask = causal.unsqueeze(0).logical_and(valid.unsqueeze(1))
-                    .logical_or(eye(longest, dtype: ScalarType.Bool)).unsqueeze(1);
-                logits = model.ForwardLast(ids, positions, mask, cache);
+                var (ids, valid) = DecodeInputs.LeftPad(batchPrompts, longest, device);
+                logits = model.ForwardLast(ids, DecodeInputs.Positions(valid), DecodeInputs.PrefillMask(valid), cache);
                 keyValid = valid;
                 if (options.N > 1)
                 {
                     // Every sample of a prompt starts from the same prefill: copy its cache row N times.
-                    var rows = arange(promptCount, dtype: ScalarType.Int64).repeat_interleave(options.N);
+                    var rows = arange(promptCount, dtype: ScalarType.Int64, device: device).repeat_interleave(options.N);
                     var copied = cache.Select(rows);
                     cache.Dispose();
                     cache = copied;
@@ -83,19 +79,18 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
                 if (stillActive.Count < active.Count)
                 {
                     // Drop finished rows from the cache so later steps cost only what is still running.
-                    var keep = tensor(stillActive.Select(a => (long)active.IndexOf(a)).ToArray());
+                    var keep = tensor(stillActive.Select(a => (long)active.IndexOf(a)).ToArray(), device: device);
                     var smaller = cache.Select(keep);
                     cache.Dispose();
                     cache = smaller;
                     keyValid = keyValid.index_select(0, keep);
                 }
                 active = stillActive;
-                var next = tensor(active.Select(a => (long)sequences[a].Tokens[^1]).ToArray()).unsqueeze(1);
+                var next = tensor(active.Select(a => (long)sequences[a].Tokens[^1]).ToArray(), device: device).unsqueeze(1);
                 var nextPositions = tensor(active.Select(a => (long)(sequences[a].PromptIds.Length + sequences[a].Tokens.Count - 1))
-                    .ToArray()).unsqueeze(1);
-                keyValid = cat([keyValid, ones(active.Count, 1, dtype: ScalarType.Bool)], 1);
-                var stepMask = keyValid.unsqueeze(1).unsqueeze(1); // [A, 1, 1, S]
-                logits = model.ForwardLast(next, nextPositions, stepMask, cache).MoveToOuterDisposeScope();
+                    .ToArray(), device: device).unsqueeze(1);
+                keyValid = DecodeInputs.Extend(keyValid);
+                logits = model.ForwardLast(next, nextPositions, DecodeInputs.StepMask(keyValid), cache).MoveToOuterDisposeScope();
                 keyValid.MoveToOuterDisposeScope();
                 previousValid.Dispose();
             }
@@ -116,28 +111,13 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
             {
                 var rows = active.Select(a => sequences[a].PromptIds.Concat(sequences[a].Tokens).ToArray()).ToList();
                 int longest = rows.Max(r => r.Length);
-                var (ids, valid) = LeftPad(rows, longest);
-                var positions = (valid.to(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0);
-                var mask = ones(longest, longest, dtype: ScalarType.Bool).tril().unsqueeze(0).logical_and(valid.unsqueeze(1))
-                    .logical_or(eye(longest, dtype: ScalarType.Bool)).unsqueeze(1);
-                var hidden = model.HiddenStates(ids, positions, mask, null);
+                var (ids, valid) = DecodeInputs.LeftPad(rows, longest, model.Device);
+                var hidden = model.HiddenStates(ids, DecodeInputs.Positions(valid), DecodeInputs.PrefillMask(valid), null);
                 logits = model.Logits(hidden.select(1, -1)).MoveToOuterDisposeScope();
             }
             active = SampleStep(logits, active, sequences);
             logits.Dispose();
         }
-    }
-
-    static (Tensor Ids, Tensor Valid) LeftPad(List<int[]> rows, int length)
-    {
-        var ids = new long[rows.Count * length];
-        var valid = new bool[rows.Count * length];
-        for (int r = 0; r < rows.Count; r++)
-        {
-            int offset = r * length + length - rows[r].Length;
-            for (int i = 0; i < rows[r].Length; i++) { ids[offset + i] = rows[r][i]; valid[offset + i] = true; }
-        }
-        return (tensor(ids, [rows.Count, length]), tensor(valid, [rows.Count, length]));
     }
 
     /// <summary>Samples one token for each active row of <paramref name="logits"/> [A, V]; returns those still running.
@@ -148,17 +128,19 @@ sealed class DecodeBatch(CausalLM model, ITokenizer? tokenizer, SamplingOptions 
         using var scope = NewDisposeScope();
         int vocab = (int)logits.shape[1], finished = 0;
         double[] logNormalisers;
-        using (var lse = logits.logsumexp(1).to(ScalarType.Float64)) logNormalisers = lse.data<double>().ToArray();
+        // Sampling runs on the host with each sequence's own generator (results independent of the device), so the
+        // normalisers and the logits come over once per step; greedy decoding copies only the chosen ids and logits.
+        using (var lse = logits.logsumexp(1).to(ScalarType.Float64).cpu()) logNormalisers = lse.data<double>().ToArray();
         int[] greedyTokens = [];
         float[] greedyLogits = [], values = [];
         if (options.Temperature == 0)
         {
             using var argmax = logits.argmax(1);
             using var best = logits.gather(1, argmax.unsqueeze(1)).squeeze(1);
-            greedyTokens = argmax.data<long>().Select(x => (int)x).ToArray();
-            greedyLogits = best.data<float>().ToArray();
+            greedyTokens = argmax.cpu().data<long>().Select(x => (int)x).ToArray();
+            greedyLogits = best.cpu().data<float>().ToArray();
         }
-        else values = logits.data<float>().ToArray();
+        else values = logits.cpu().data<float>().ToArray();
         var stillActive = new List<int>(active.Count);
         for (int row = 0; row < active.Count; row++)
         {

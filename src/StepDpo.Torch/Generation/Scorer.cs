@@ -74,12 +74,13 @@ public static class Scorer
         var values = Array.Empty<float>();
         if (rows.Count > 0)
         {
-            var hidden = model.HiddenStates(tensor(ids, [batch.Count, longest]), null, null, null);
-            var picked = hidden.reshape(-1, hidden.shape[^1]).index_select(0, tensor(rows.ToArray()));
+            var device = model.Device;
+            var hidden = model.HiddenStates(tensor(ids, [batch.Count, longest], device: device), null, null, null);
+            var picked = hidden.reshape(-1, hidden.shape[^1]).index_select(0, tensor(rows.ToArray(), device: device));
             var logits = model.Logits(picked);
-            var target = tensor(targets.ToArray()).unsqueeze(1);
+            var target = tensor(targets.ToArray(), device: device).unsqueeze(1);
             var logprobs = logits.gather(1, target).squeeze(1) - logits.logsumexp(1);
-            values = logprobs.data<float>().ToArray();
+            values = logprobs.cpu().data<float>().ToArray();
         }
         int at = 0;
         foreach (int i in batch)

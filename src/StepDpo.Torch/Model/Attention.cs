@@ -14,14 +14,14 @@ public sealed class Attention : nn.Module
     public readonly Linear q_proj, k_proj, v_proj, o_proj;
     readonly int heads, kvHeads, headDim, layerIndex;
 
-    public Attention(ModelConfig c, int layerIndex, ScalarType dtype) : base(nameof(Attention))
+    public Attention(ModelConfig c, int layerIndex, ScalarType dtype, Device? device) : base(nameof(Attention))
     {
         heads = c.NumAttentionHeads; kvHeads = c.NumKeyValueHeads; headDim = c.HeadDim;
         this.layerIndex = layerIndex;
-        q_proj = new Linear(c.HiddenSize, heads * headDim, c.QkvBias, dtype);
-        k_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.QkvBias, dtype);
-        v_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.QkvBias, dtype);
-        o_proj = new Linear(heads * headDim, c.HiddenSize, c.OutputBias, dtype);
+        q_proj = new Linear(c.HiddenSize, heads * headDim, c.QkvBias, dtype, device);
+        k_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.QkvBias, dtype, device);
+        v_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.QkvBias, dtype, device);
+        o_proj = new Linear(heads * headDim, c.HiddenSize, c.OutputBias, dtype, device);
         RegisterComponents();
     }
 

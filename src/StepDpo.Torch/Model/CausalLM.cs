@@ -13,13 +13,13 @@ public sealed class DecoderStack : nn.Module
     public readonly RmsNorm norm;
     public IReadOnlyList<DecoderLayer> Layers { get; }
 
-    public DecoderStack(ModelConfig c, ScalarType dtype) : base(nameof(DecoderStack))
+    public DecoderStack(ModelConfig c, ScalarType dtype, Device? device) : base(nameof(DecoderStack))
     {
-        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype);
-        var list = Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, dtype)).ToArray();
+        embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
+        var list = Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, dtype, device)).ToArray();
         Layers = list;
         layers = nn.ModuleList(list);
-        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         RegisterComponents();
     }
 }
@@ -42,16 +42,16 @@ public sealed class CausalLM : nn.Module, ICausalLM
     public ScalarType DType => model.norm.weight.dtype;
     public Device Device => model.norm.weight.device;
 
-    /// <summary>Builds the module with uninitialised (not yet committed) weights: load a checkpoint or run
-    /// <see cref="Checkpoints.RandomInit"/> next.</summary>
-    public CausalLM(ModelConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(CausalLM))
+    /// <summary>Builds the module with uninitialised (not yet committed) weights of <paramref name="dtype"/> on
+    /// <paramref name="device"/> (null: the CPU): load a checkpoint or run <see cref="Checkpoints.RandomInit"/> next.</summary>
+    public CausalLM(ModelConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) : base(nameof(CausalLM))
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"model dtype {dtype} is not supported (float32, bfloat16, float16)");
         Config = config;
-        model = new DecoderStack(config, dtype);
-        if (!config.TieWordEmbeddings) lm_head = new Linear(config.HiddenSize, config.VocabSize, false, dtype);
-        rotary = new Rotary(config);
+        model = new DecoderStack(config, dtype, device);
+        if (!config.TieWordEmbeddings) lm_head = new Linear(config.HiddenSize, config.VocabSize, false, dtype, device);
+        rotary = new Rotary(config, device);
         RegisterComponents();
     }
 
@@ -63,7 +63,7 @@ public sealed class CausalLM : nn.Module, ICausalLM
             // turns those into NaN, which then leaks into real rows through 0·NaN in the next layer.
             long t = inputIds.shape[1];
             using var self = eye(t, dtype: ScalarType.Bool, device: inputIds.device);
-            using var withSelf = attentionMask.logical_or(self);
+            using var withSelf = attentionMask | self;
             return Forward(inputIds, positionIds, withSelf, null);
         }
         return Forward(inputIds, positionIds, null, null);

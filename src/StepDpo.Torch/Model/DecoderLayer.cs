@@ -12,12 +12,12 @@ public sealed class DecoderLayer : nn.Module
     public readonly SwiGluMlp mlp;
     public readonly RmsNorm input_layernorm, post_attention_layernorm;
 
-    public DecoderLayer(ModelConfig c, int index, ScalarType dtype) : base(nameof(DecoderLayer))
+    public DecoderLayer(ModelConfig c, int index, ScalarType dtype, Device? device) : base(nameof(DecoderLayer))
     {
-        self_attn = new Attention(c, index, dtype);
-        mlp = new SwiGluMlp(c, dtype);
-        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
-        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        self_attn = new Attention(c, index, dtype, device);
+        mlp = new SwiGluMlp(c, dtype, device);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         RegisterComponents();
     }
 

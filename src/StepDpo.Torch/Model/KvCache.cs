@@ -15,7 +15,7 @@ public sealed class KvCache : IDisposable
     public int Capacity { get; }
     public long BatchSize => keys[0].shape[0];
 
-    public KvCache(ModelConfig c, long batch, int capacity, ScalarType dtype, Device? device = null)
+    public KvCache(ModelConfig c, long batch, int capacity, ScalarType dtype, Device device)
     {
         Capacity = capacity;
         keys = new Tensor[c.NumHiddenLayers];
@@ -48,11 +48,12 @@ public sealed class KvCache : IDisposable
     public void Advance(int t) => Length += t;
 
     /// <summary>A cache whose rows are rows <paramref name="rows"/> of this one (repeat a prompt's prefill for n
-    /// samples, or drop finished sequences). This cache is left unchanged.</summary>
+    /// samples, or drop finished sequences). This cache is left unchanged. (Indexing rather than index_select: the same
+    /// copy, and libtorch's meta device carries it, so the placement test runs it.)</summary>
     public KvCache Select(Tensor rows)
     {
-        var k = keys.Select(x => x.index_select(0, rows).DetachFromDisposeScope()).ToArray();
-        var v = values.Select(x => x.index_select(0, rows).DetachFromDisposeScope()).ToArray();
+        var k = keys.Select(x => x[rows].DetachFromDisposeScope()).ToArray();
+        var v = values.Select(x => x[rows].DetachFromDisposeScope()).ToArray();
         return new KvCache(k, v, Length, Capacity);
     }
 

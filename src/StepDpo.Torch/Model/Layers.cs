@@ -6,8 +6,8 @@ namespace StepDpo.Torch.Model;
 
 // Field names in these modules are the Hugging Face parameter names (weight, bias, q_proj, ...): TorchSharp names
 // parameters after fields, so state_dict() keys are exactly the safetensors keys and loading needs no rename table.
-// Parameters are created with torch.empty so that building a large model commits no memory before its weights are
-// loaded into it (the checkpoint never exists twice in memory).
+// Parameters are created with torch.empty, on the run's device, so that building a large model commits no memory before
+// its weights are loaded into it (the checkpoint never exists twice in memory, and never on the wrong device).
 #pragma warning disable IDE1006 // HF naming on purpose, see above
 
 /// <summary>y = x Wᵀ + b, W: [out, in].</summary>
@@ -16,10 +16,10 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public readonly Parameter weight;
     public readonly Parameter? bias;
 
-    public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype) : base(nameof(Linear))
+    public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype, Device? device) : base(nameof(Linear))
     {
-        weight = new Parameter(empty(outFeatures, inFeatures, dtype: dtype));
-        if (hasBias) bias = new Parameter(empty(outFeatures, dtype: dtype));
+        weight = new Parameter(empty(outFeatures, inFeatures, dtype: dtype, device: device));
+        if (hasBias) bias = new Parameter(empty(outFeatures, dtype: dtype, device: device));
         RegisterComponents();
     }
 
@@ -31,9 +31,9 @@ public sealed class Embedding : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
 
-    public Embedding(int vocab, int hidden, ScalarType dtype) : base(nameof(Embedding))
+    public Embedding(int vocab, int hidden, ScalarType dtype, Device? device) : base(nameof(Embedding))
     {
-        weight = new Parameter(empty(vocab, hidden, dtype: dtype));
+        weight = new Parameter(empty(vocab, hidden, dtype: dtype, device: device));
         RegisterComponents();
     }
 
@@ -53,9 +53,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public readonly Parameter weight;
     readonly double eps;
 
-    public RmsNorm(int hidden, double eps, ScalarType dtype) : base(nameof(RmsNorm))
+    public RmsNorm(int hidden, double eps, ScalarType dtype, Device? device) : base(nameof(RmsNorm))
     {
-        weight = new Parameter(ones(hidden, dtype: dtype));
+        weight = new Parameter(ones(hidden, dtype: dtype, device: device));
         this.eps = eps;
         RegisterComponents();
     }
@@ -75,11 +75,11 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 {
     public readonly Linear gate_proj, up_proj, down_proj;
 
-    public SwiGluMlp(ModelConfig c, ScalarType dtype) : base(nameof(SwiGluMlp))
+    public SwiGluMlp(ModelConfig c, ScalarType dtype, Device? device) : base(nameof(SwiGluMlp))
     {
-        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype);
-        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype);
-        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, false, dtype);
+        gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype, device);
+        up_proj = new Linear(c.HiddenSize, c.IntermediateSize, false, dtype, device);
+        down_proj = new Linear(c.IntermediateSize, c.HiddenSize, false, dtype, device);
         RegisterComponents();
     }
 

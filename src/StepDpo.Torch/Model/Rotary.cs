@@ -13,14 +13,16 @@ public sealed class Rotary : IDisposable
     /// <summary>θ_i, float32 [headDim/2].</summary>
     public Tensor InverseFrequencies { get; }
 
-    public Rotary(ModelConfig c)
+    /// <param name="device">where the frequencies live: the model's device. They are computed once on the host (a
+    /// handful of numbers) and moved there.</param>
+    public Rotary(ModelConfig c, Device? device)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, c.HeadDim, 2, dtype: ScalarType.Int64).to(ScalarType.Float32) / c.HeadDim;
-        var invFreq = 1.0f / pow(tensor((float)c.RopeTheta), exponents);
+        var exponents = arange(0, c.HeadDim, 2, dtype: ScalarType.Int64, device: CPU).to(ScalarType.Float32) / c.HeadDim;
+        var invFreq = 1.0f / pow(tensor((float)c.RopeTheta, device: CPU), exponents);
         if (c.RopeScaling is { Type: "linear" } linear) invFreq = invFreq / linear.Factor;
         if (c.RopeScaling is { Type: "llama3" } llama3) invFreq = Llama3(invFreq, llama3);
-        InverseFrequencies = invFreq.to(ScalarType.Float32).DetachFromDisposeScope();
+        InverseFrequencies = invFreq.to(ScalarType.Float32).to(device ?? CPU).DetachFromDisposeScope();
     }
 
     /// <summary>Llama 3.1 scaling: long wavelengths (low frequencies) are divided by the factor, short ones kept,

@@ -43,7 +43,8 @@ public sealed class AdamW : IDisposable
     public double GradNorm()
     {
         using var scope = NewDisposeScope();
-        var total = zeros(1, ScalarType.Float32);
+        if (slots.Count == 0) return 0;
+        var total = zeros(1, ScalarType.Float32, device: slots[0].Parameter.device); // summed where the gradients are
         foreach (var s in slots)
             if (s.Parameter.grad is Tensor g) total += g.to(ScalarType.Float32).pow(2).sum();
         return Math.Sqrt(total.item<float>());
@@ -129,7 +130,7 @@ static class TensorIO
         var shape = t.shape;
         w.Write(shape.Length);
         foreach (long d in shape) w.Write(d);
-        using var f = t.detach().to(ScalarType.Float32).contiguous();
+        using var f = t.detach().to(ScalarType.Float32).cpu().contiguous();
         var bytes = f.bytes;
         w.Write(bytes.Length);
         w.Write(bytes);
@@ -142,7 +143,7 @@ static class TensorIO
         if (!shape.SequenceEqual(target.shape))
             throw new InvalidDataException($"{path}: shape [{string.Join(",", shape)}] where [{string.Join(",", target.shape)}] was expected");
         var bytes = r.ReadBytes(r.ReadInt32());
-        using var loaded = torch.zeros(shape, ScalarType.Float32);
+        using var loaded = torch.zeros(shape, ScalarType.Float32, device: CPU); // read on the host, copied to the state's device
         loaded.bytes = bytes;
         target.copy_(loaded);
     }

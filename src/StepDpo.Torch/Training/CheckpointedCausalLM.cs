@@ -11,11 +11,12 @@ namespace StepDpo.Torch.Training;
 /// </summary>
 public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientCheckpointable, IDisposable
 {
-    readonly Rotary rotary = new(model.Config);
+    readonly Rotary rotary = new(model.Config, model.Device);
 
     public CausalLM Model => model;
     public TorchSharp.torch.nn.Module Module => model;
     public int VocabSize => model.VocabSize;
+    public Device Device => model.Device;
     public bool GradientCheckpointing { get; set; }
 
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
@@ -25,7 +26,7 @@ public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientC
         long b = inputIds.shape[0], t = inputIds.shape[1];
         positionIds ??= arange(t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
         // As CausalLM.Forward: every query sees itself, so padding rows never softmax over nothing.
-        Tensor? mask = attentionMask?.logical_or(eye(t, dtype: ScalarType.Bool, device: inputIds.device));
+        Tensor? mask = attentionMask is null ? null : attentionMask | eye(t, dtype: ScalarType.Bool, device: inputIds.device);
         var (cos, sin) = rotary.CosSin(positionIds, model.DType);
         var hidden = model.model.embed_tokens.forward(inputIds);
         // Embedding output does not require grad when the embedding is frozen (LoRA); the checkpoint needs an input

@@ -36,7 +36,8 @@ public sealed class LoraAdapters : IDisposable
                 .Select(p => p.parameter).FirstOrDefault();
             if (weight is null) continue;
             long outF = weight.shape[0], inF = weight.shape[1];
-            var a = ((rand([options.Rank, inF], ScalarType.Float32, generator: generator) * 2 - 1) / Math.Sqrt(inF)).to(weight.device);
+            // Drawn on the host from the seeded CPU generator (same adapters on every device), then moved.
+            var a = ((rand([options.Rank, inF], ScalarType.Float32, device: CPU, generator: generator) * 2 - 1) / Math.Sqrt(inF)).to(weight.device);
             var b = zeros([outF, options.Rank], ScalarType.Float32, device: weight.device);
             adapters.Add(new Adapter(name, weight, weight.detach().clone().DetachFromDisposeScope(), new Parameter(a), new Parameter(b)));
         }

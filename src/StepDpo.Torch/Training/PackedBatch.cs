@@ -13,14 +13,17 @@ public sealed record Segment(int[] Tokens, int PositionStart, int Parent = -1, i
 
 /// <summary>
 /// Rows of segments turned into the tensors an <see cref="ICausalLM"/> takes (ids, positions, a boolean [B,1,T,T] mask)
-/// plus the gather indices that turn its logits into per-group sums of completion log-probabilities. Padding attends only
-/// to itself, so no softmax row is empty, and is never scored.
+/// plus the gather indices that turn its logits into per-group sums of completion log-probabilities, all on one device.
+/// Padding attends only to itself, so no softmax row is empty, and is never scored. When every row is a single segment
+/// (no packing, no shared prefix) there is no mask: plain causal attention gives the scored tokens exactly the same
+/// context (right padding comes after them), and the model can use SDPA's causal kernels.
 /// </summary>
 public sealed class PackedBatch : IDisposable
 {
     public required Tensor InputIds { get; init; }
     public required Tensor PositionIds { get; init; }
-    public required Tensor AttentionMask { get; init; }
+    /// <summary>bool [B,1,T,T], true where a query may attend to a key; null when plain causal attention is exact.</summary>
+    public required Tensor? AttentionMask { get; init; }
     /// <summary>Flat index b*T+t of the logits row that predicts each scored token.</summary>
     public required Tensor PredictorIndex { get; init; }
     public required Tensor TargetIds { get; init; }
@@ -33,13 +36,15 @@ public sealed class PackedBatch : IDisposable
     public int Rows => (int)InputIds.shape[0];
     public int Width => (int)InputIds.shape[1];
 
+    /// <param name="device">where every tensor of the batch is created (the model's device; null: the CPU)</param>
     public static PackedBatch Build(IReadOnlyList<IReadOnlyList<Segment>> rows, int groupCount, Device? device = null)
     {
         int width = rows.Max(r => r.Sum(s => s.Tokens.Length));
         int b = rows.Count;
+        bool causal = rows.All(r => r.Count == 1);
         var ids = new long[b * width];
         var pos = new long[b * width];
-        var mask = new bool[b * width * width];
+        var mask = causal ? Array.Empty<bool>() : new bool[b * width * width];
         var predictor = new List<long>();
         var target = new List<long>();
         var group = new List<long>();
@@ -62,10 +67,13 @@ public sealed class PackedBatch : IDisposable
                     int q = offset[s] + k;
                     ids[rowBase + q] = seg.Tokens[k];
                     pos[rowBase + q] = seg.PositionStart + k;
-                    long maskRow = (rowBase + q) * width;
-                    Array.Fill(mask, true, (int)(maskRow + offset[s]), k + 1);
-                    for (int a = seg.Parent; a >= 0; a = segs[a].Parent)
-                        Array.Fill(mask, true, (int)(maskRow + offset[a]), segs[a].Tokens.Length);
+                    if (!causal)
+                    {
+                        long maskRow = (rowBase + q) * width;
+                        Array.Fill(mask, true, (int)(maskRow + offset[s]), k + 1);
+                        for (int a = seg.Parent; a >= 0; a = segs[a].Parent)
+                            Array.Fill(mask, true, (int)(maskRow + offset[a]), segs[a].Tokens.Length);
+                    }
                     if (seg.ScoreGroup < 0 || k < seg.ScoreFrom) continue;
                     int from;
                     if (k > 0) from = q - 1;
@@ -77,17 +85,18 @@ public sealed class PackedBatch : IDisposable
                     counts[seg.ScoreGroup]++;
                 }
             }
-            for (int q = o; q < width; q++) mask[(rowBase + q) * width + q] = true; // padding sees itself only
+            if (!causal)
+                for (int q = o; q < width; q++) mask[(rowBase + q) * width + q] = true; // padding sees itself only
         }
         device ??= CPU;
         return new PackedBatch
         {
-            InputIds = tensor(ids, [b, width], ScalarType.Int64).to(device),
-            PositionIds = tensor(pos, [b, width], ScalarType.Int64).to(device),
-            AttentionMask = tensor(mask, [b, 1, width, width]).to(device),
-            PredictorIndex = tensor(predictor.ToArray(), ScalarType.Int64).to(device),
-            TargetIds = tensor(target.ToArray(), ScalarType.Int64).to(device),
-            GroupIndex = tensor(group.ToArray(), ScalarType.Int64).to(device),
+            InputIds = tensor(ids, [b, width], ScalarType.Int64, device: device),
+            PositionIds = tensor(pos, [b, width], ScalarType.Int64, device: device),
+            AttentionMask = causal ? null : tensor(mask, [b, 1, width, width], device: device),
+            PredictorIndex = tensor(predictor.ToArray(), ScalarType.Int64, device: device),
+            TargetIds = tensor(target.ToArray(), ScalarType.Int64, device: device),
+            GroupIndex = tensor(group.ToArray(), ScalarType.Int64, device: device),
             GroupCount = groupCount,
             GroupTokenCounts = counts,
             RealTokens = real,
@@ -98,11 +107,19 @@ public sealed class PackedBatch : IDisposable
     /// Only the rows that predict a scored token go through log_softmax, not the whole [B,T,V] tensor.</summary>
     public Tensor GroupLogProbs(Tensor logits)
     {
-        long vocab = logits.shape[^1];
-        using var rows = logits.reshape(-1, vocab).index_select(0, PredictorIndex).to(ScalarType.Float32);
+        using var rows = PredictingRows(logits).to(ScalarType.Float32);
         using var logp = rows.log_softmax(-1);
         using var picked = logp.gather(1, TargetIds.unsqueeze(1)).squeeze(1);
-        return zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, picked, 1.0);
+        // scatter_add rather than index_add: the same sums, and its backward (a gather) runs on the meta device too.
+        return zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, picked);
+    }
+
+    /// <summary>The logits rows [N, V] that predict the scored tokens, in scoring order. (Indexing rather than index_select:
+    /// the same gather, and libtorch's meta device carries it, so the placement test runs the losses there.)</summary>
+    public Tensor PredictingRows(Tensor logits)
+    {
+        using var flat = logits.reshape(-1, logits.shape[^1]);
+        return flat[PredictorIndex];
     }
 
     /// <summary>Per group, summed over its scored tokens (detached, float32 [G] each): the mean logit over the vocabulary,
@@ -112,18 +129,17 @@ public sealed class PackedBatch : IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        long vocab = logits.shape[^1];
-        var rows = logits.reshape(-1, vocab).index_select(0, PredictorIndex).to(ScalarType.Float32);
+        var rows = PredictingRows(logits).to(ScalarType.Float32);
         var logp = rows.log_softmax(-1);
         Tensor Sum(Tensor perToken) =>
-            zeros(GroupCount, ScalarType.Float32, device: logits.device).index_add(0, GroupIndex, perToken, 1.0).MoveToOuterDisposeScope();
+            zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, perToken).MoveToOuterDisposeScope();
         return new GroupTokenStats(Sum(rows.mean([-1])), Sum(-(logp.exp() * logp).sum(-1)),
             Sum(rows.argmax(-1).eq(TargetIds).to(ScalarType.Float32)));
     }
 
     public void Dispose()
     {
-        InputIds.Dispose(); PositionIds.Dispose(); AttentionMask.Dispose();
+        InputIds.Dispose(); PositionIds.Dispose(); AttentionMask?.Dispose();
         PredictorIndex.Dispose(); TargetIds.Dispose(); GroupIndex.Dispose();
     }
 }

@@ -98,10 +98,11 @@ public static class ReferenceLogProbs
                 ct.ThrowIfCancellationRequested();
                 var idx = order.Skip(start).Take(microBatchSize).ToArray();
                 using var scope = NewDisposeScope();
-                using var batch = SharedPrefixBatch.Build(idx.Select(i => pairs[i]).ToList());
+                using var batch = SharedPrefixBatch.Build(idx.Select(i => pairs[i]).ToList(), device: reference.Device);
                 using var lp = SharedPrefixBatch.Forward(reference, batch);
-                var c = lp.Chosen.data<float>().ToArray();
-                var r = lp.Rejected.data<float>().ToArray();
+                // Kept on the host (a few numbers per pair); the trainer puts them back on its device per micro-batch.
+                var c = lp.Chosen.cpu().data<float>().ToArray();
+                var r = lp.Rejected.cpu().data<float>().ToArray();
                 for (int j = 0; j < idx.Length; j++)
                 {
                     chosen[idx[j]] = c[j]; rejected[idx[j]] = r[j];

@@ -29,9 +29,9 @@ public static class SftTrainer
         MicroResult Step(IReadOnlyList<SftExample> batchExamples, double weight, bool backward)
         {
             using var scope = NewDisposeScope();
-            using var batch = Pack(batchExamples, opts.MaxLength);
+            using var batch = Pack(batchExamples, opts.MaxLength, model.Device);
             using var logits = model.Forward(batch.InputIds, batch.PositionIds, batch.AttentionMask);
-            var rows = logits.reshape(-1, logits.shape[^1]).index_select(0, batch.PredictorIndex);
+            var rows = batch.PredictingRows(logits);
             var logp = rows.log_softmax(-1).gather(1, batch.TargetIds.unsqueeze(1)).squeeze(1);
             var loss = -logp.mean();
             if (backward) (loss * weight).backward();
@@ -78,7 +78,8 @@ public static class SftTrainer
 
     /// <summary>First-fit-decreasing packing of examples into rows of at most <paramref name="maxLength"/> tokens; an
     /// example longer than that keeps its first maxLength tokens. Each example is its own segment: it attends only to
-    /// itself and its positions start at 0, so packing changes nothing but the padding.</summary>
+    /// itself and its positions start at 0, so packing changes nothing but the padding. The batch is created on
+    /// <paramref name="device"/> (the model's; null: the CPU).</summary>
     public static PackedBatch Pack(IReadOnlyList<SftExample> examples, int maxLength, Device? device = null)
     {
         var rows = new List<(List<Segment> Segs, int Used)>();

@@ -8,12 +8,14 @@ namespace StepDpo.Torch.Training;
 /// <item>Shared prefix: one row [prefix | chosen | rejected]; rejected's positions restart where the prefix ended; chosen
 /// and rejected both see the whole prefix, rejected does not see chosen. The prefix is forwarded once and its gradient
 /// collects both completions' contributions, which is exactly the two-row computation.</item>
-/// <item>Two full sequences: rows [prefix | chosen] and [prefix | rejected] (the reference implementation's layout).</item>
+/// <item>Two full sequences: rows [prefix | chosen] and [prefix | rejected] (the reference implementation's layout); one
+/// segment per row, so the model runs plain causal attention without a mask.</item>
 /// </list>
 /// Rows are padded only to the longest row of this micro-batch; the batch planner groups pairs of similar length.
 /// </summary>
 public static class SharedPrefixBatch
 {
+    /// <param name="device">where the batch is created: the model's device (null: the CPU)</param>
     public static PackedBatch Build(IReadOnlyList<TokenizedPair> pairs, bool sharedPrefix = true, Device? device = null)
     {
         var rows = new List<IReadOnlyList<Segment>>();

@@ -53,13 +53,15 @@ public static class StepDpoTrainer
         MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, bool backward)
         {
             using var scope = NewDisposeScope();
-            using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix);
+            // Batch, reference log-probs and lengths are created on the policy's device: nothing crosses to the host but
+            // the metrics below.
+            var device = policy.Device;
+            using var batch = SharedPrefixBatch.Build(batchPairs, opts.SharedPrefix, device);
             var lp = SharedPrefixBatch.Forward(policy, batch, tokenStats: true);
-            var device = lp.Chosen.device;
             var logps = new PairLogps(lp.Chosen, lp.Rejected,
-                tensor(rc, ScalarType.Float32, device), tensor(rr, ScalarType.Float32, device),
-                tensor(lp.ChosenTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device),
-                tensor(lp.RejectedTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device));
+                tensor(rc, ScalarType.Float32, device: device), tensor(rr, ScalarType.Float32, device: device),
+                tensor(lp.ChosenTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device: device),
+                tensor(lp.RejectedTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device: device));
             var output = DpoLoss.Compute(losses, settings, logps);
             if (backward) (output.Loss * weight).backward();
             var cr = output.ChosenRewards; var rj = output.RejectedRewards;
@@ -157,7 +159,7 @@ public static class StepDpoTrainer
         foreach (var (name, p) in model.Module.named_parameters())
         {
             sha.AppendData(Encoding.UTF8.GetBytes(name + ":" + p.dtype + ":"));
-            using var c = p.detach().contiguous();
+            using var c = p.detach().cpu().contiguous();
             sha.AppendData(c.bytes);
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];

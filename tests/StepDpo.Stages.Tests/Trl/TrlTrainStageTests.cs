@@ -63,7 +63,7 @@ public sealed class TrlTrainStageTests : IDisposable
         string final = Path.Combine(dir, ModelStore.ModelFolder);
         Assert.Equal(File.ReadAllBytes(Path.Combine(env.Checkpoint, "model.safetensors")), File.ReadAllBytes(Path.Combine(final, "model.safetensors")));
         Assert.False(File.Exists(Path.Combine(final, "training_args.bin")));
-        var (model, tokenizer) = ModelStore.Load(final, "float32");
+        var (model, tokenizer) = ModelStore.Load(final, "float32", "cpu");
         using (model) Assert.True(tokenizer.VocabSize > 0);
 
         var rows = MetricsLog.ReadJsonl(Path.Combine(dir, MetricsLog.JsonlName));

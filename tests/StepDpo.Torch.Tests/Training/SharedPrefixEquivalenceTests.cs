@@ -61,7 +61,7 @@ public class SharedPrefixEquivalenceTests
         var pair = new TokenizedPair([1, 2, 3], [4, 5], [6, 7, 8]);
         using var b = SharedPrefixBatch.Build([pair]);
         Assert.Equal(new long[] { 0, 1, 2, 3, 4, 3, 4, 5 }, b.PositionIds.data<long>().ToArray());
-        var mask = b.AttentionMask.data<bool>().ToArray();
+        var mask = b.AttentionMask!.data<bool>().ToArray();
         bool Sees(int q, int k) => mask[q * 8 + k];
         Assert.True(Sees(5, 0) && Sees(5, 2) && Sees(5, 5)); // rejected sees the prefix and itself
         Assert.False(Sees(5, 3) || Sees(5, 4) || Sees(5, 6)); // not chosen, not its own future

@@ -52,6 +52,9 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
         public string DType { get; init; } = "float32";
 
+        [CommandOption("--device <DEVICE>")] [Description("auto (default: a CUDA GPU when one is usable), cpu, cuda or cuda:N")]
+        public string Device { get; init; } = "auto";
+
         [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
         public int? Threads { get; init; }
 
@@ -82,7 +85,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         var prompts = settings.Template is null ? problems
             : problems.Select(p => StepDpo.Text.PromptTemplates.Render(settings.Template, p)).ToList();
         if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
-        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType);
+        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType, settings.Device);
         using var _ = model;
         var engine = new GenerationEngine(model, tokenizer);
         var options = settings.Options();

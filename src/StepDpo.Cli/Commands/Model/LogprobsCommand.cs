@@ -26,6 +26,9 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
         [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
         public string DType { get; init; } = "float32";
 
+        [CommandOption("--device <DEVICE>")] [Description("auto (default: a CUDA GPU when one is usable), cpu, cuda or cuda:N")]
+        public string Device { get; init; } = "auto";
+
         [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
         public int? Threads { get; init; }
 
@@ -44,7 +47,7 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
     {
         var rows = JsonLines.Read(settings.Input);
         if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
-        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType);
+        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType, settings.Device);
         using var _ = model;
         var pairs = new List<(int[] Prompt, int[] Completion)>();
         foreach (var (line, row) in rows)

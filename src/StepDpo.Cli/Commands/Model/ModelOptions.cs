@@ -13,13 +13,14 @@ static class ModelOptions
         set_num_threads(threads);
     }
 
-    /// <summary>Loads a model folder (config.json, safetensors, tokenizer.json) in the requested dtype.</summary>
-    public static (CausalLM Model, StepDpo.Text.ITokenizer Tokenizer) Load(string folder, string dtype)
+    /// <summary>Loads a model folder (config.json, safetensors, tokenizer.json) in the requested dtype onto the
+    /// requested device (auto, cpu, cuda, cuda:N).</summary>
+    public static (CausalLM Model, StepDpo.Text.ITokenizer Tokenizer) Load(string folder, string dtype, string device)
     {
         if (!Directory.Exists(folder)) throw new StepDpoException($"{folder}: model folder not found");
         var type = Checkpoint.ParseDType(dtype);
         var tokenizer = StepDpo.Text.Tokenizers.Load(folder);
-        var model = Checkpoint.Load(folder, type);
+        var model = Checkpoint.Load(folder, type, StepDpo.Torch.Devices.DeviceSpec.Resolve(device));
         if (tokenizer.VocabSize > model.VocabSize)
             throw new StepDpoException($"{folder}: tokenizer has {tokenizer.VocabSize} tokens but config.json vocab_size is {model.VocabSize}");
         return (model, tokenizer);
