@@ -35,7 +35,7 @@ public sealed class VerifyStage : PipelineStage
         bar.SetValue(store.Count);
         var todo = wrong.Where(w => !store.IsDone(w.Id)).ToList();
         using var sampler = m.Verify.Method == "rollout" && todo.Count > 0
-            ? Samplers.ForStartModel(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize) : null;
+            ? await Samplers.ForStartModelAsync(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize, ct) : null;
         Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
         {
             "rule" => Rule(ctx),
