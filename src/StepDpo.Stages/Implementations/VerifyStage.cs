@@ -22,7 +22,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class VerifyStage : PipelineStage
 {
     public override string Name => "verify";
-    public override int Version => 1;
+    public override int Version => 2;
     public const string FileName = "verified.jsonl";
 
     public override async Task RunAsync(StageContext ctx, CancellationToken ct)
@@ -34,21 +34,24 @@ public sealed class VerifyStage : PipelineStage
         using var bar = ctx.Progress.Start($"verify ({m.Verify.Method})", wrong.Count);
         bar.SetValue(store.Count);
         var todo = wrong.Where(w => !store.IsDone(w.Id)).ToList();
-        using var sampler = m.Verify.Method == "rollout" && todo.Count > 0
-            ? await Samplers.ForStartModelAsync(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize, ct) : null;
-        Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
+        if (m.Verify.Method == "judge") await JudgeAll(ctx, samples, todo, store, bar, ct);
+        else
         {
-            "rule" => Rule(ctx),
-            "labels" => (s, _) => Task.FromResult(Labels(s)),
-            "rollout" => Rollout(ctx, sampler),
-            "judge" => Judge(ctx, samples),
-            _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
-        };
-        foreach (var s in todo)
-        {
-            ct.ThrowIfCancellationRequested();
-            store.Append(await locate(s, ct));
-            bar.Increment();
+            using var sampler = m.Verify.Method == "rollout" && todo.Count > 0
+                ? await Samplers.ForStartModelAsync(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize, ct) : null;
+            Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
+            {
+                "rule" => Rule(ctx),
+                "labels" => (s, _) => Task.FromResult(Labels(s)),
+                "rollout" => Rollout(ctx, sampler),
+                _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
+            };
+            foreach (var s in todo)
+            {
+                ct.ThrowIfCancellationRequested();
+                store.Append(await locate(s, ct));
+                bar.Increment();
+            }
         }
 
         var all = store.Records();
@@ -116,29 +119,52 @@ public sealed class VerifyStage : PipelineStage
 
     static string ContentHasher(string text) => Core.Artifacts.ContentHasher.HashText(text)[..12];
 
-    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Judge(StageContext ctx, IReadOnlyList<SampleRecord> samples)
+    /// <summary>The judge (GPT-4o in the paper) through chat completions, judge.concurrency solutions at a time, each
+    /// stored as soon as it is judged: a killed run asks only for the rest. What the judge cost is kept per record and
+    /// summed into stage.json (judge_requests, judge_prompt_tokens, ...); the API key stays in its environment variable.</summary>
+    static async Task JudgeAll(StageContext ctx, IReadOnlyList<SampleRecord> samples, IReadOnlyList<SampleRecord> todo,
+        JsonlRecordStore<VerifiedRecord> store, IProgressTask bar, CancellationToken ct)
     {
         var m = ctx.Manifest;
         var j = m.Verify.Judge;
-        var backend = new OpenAiCompletionsBackend(new OpenAiOptions
+        if (todo.Count > 0)
         {
-            BaseUrl = new Uri(j.BaseUrl),
-            Model = j.Model ?? throw new StepDpoException("verify.judge.model: name the judge model (e.g. gpt-4o)"),
-            ApiKeyEnvironmentVariable = j.ApiKeyEnv,
-            MaxConcurrency = j.Concurrency,
-            RequestTimeout = TimeSpan.FromSeconds(j.TimeoutSeconds),
-            MaxAttempts = j.MaxRetries + 1,
-        });
-        var locator = new JudgeLocator(backend, new JudgeOptions(MaxAttempts: m.Verify.JudgeRetries + 1, Seed: ctx.Seed("judge")));
-        var pool = ProblemPool.Sampling(m, ctx.Workspace).Problems.ToDictionary(p => p.Id);
-        var correct = samples.Where(s => s.Correct).GroupBy(s => s.ProblemId).ToDictionary(g => g.Key, g => g.First().Solution);
-        return async (s, ct) =>
-        {
-            string? reference = pool.GetValueOrDefault(s.ProblemId)?.Solution ?? correct.GetValueOrDefault(s.ProblemId);
-            if (reference is null) return Record(s, null, "judge", "no_correct_solution_to_compare");
-            var found = await locator.LocateAsync(s.Question, reference, s.Steps, ct);
-            return Record(s, found.FirstWrongStep, "judge", found.Outcome.ToString().ToLowerInvariant(),
-                labels: found.Labels.Select(l => l.ToString()).ToList());
-        };
+            using var backend = new OpenAiCompletionsBackend(new OpenAiOptions
+            {
+                BaseUrl = new Uri(j.BaseUrl),
+                Model = j.Model ?? throw new StepDpoException("verify.judge.model: name the judge model (e.g. gpt-4o)"),
+                Api = OpenAiApi.Chat,
+                ApiKeyEnvironmentVariable = j.ApiKeyEnv,
+                MaxConcurrency = j.Concurrency,
+                RequestTimeout = TimeSpan.FromSeconds(j.TimeoutSeconds),
+                MaxAttempts = j.MaxRetries + 1,
+            });
+            var locator = new JudgeLocator(backend, new JudgeOptions(MaxAttempts: m.Verify.JudgeRetries + 1, Seed: ctx.Seed("judge")));
+            // The reference solution: the pool's own, else a correct sample of the same problem (imported samples
+            // come without a pool).
+            var pool = m.Data.Source == "samples" ? new Dictionary<string, Problem>()
+                : ProblemPool.Sampling(m, ctx.Workspace).Problems.ToDictionary(p => p.Id);
+            var correct = samples.Where(s => s.Correct).GroupBy(s => s.ProblemId).ToDictionary(g => g.Key, g => g.First().Solution);
+            await ResumableWork.RunAsync(todo, s => s.Id, async (s, token) =>
+            {
+                string? reference = pool.GetValueOrDefault(s.ProblemId)?.Solution ?? correct.GetValueOrDefault(s.ProblemId);
+                if (reference is null) return Record(s, null, "judge", "no_correct_solution_to_compare");
+                var found = await locator.LocateAsync(s.Question, reference, s.Steps, token);
+                return Record(s, found.FirstWrongStep, "judge", found.Outcome.ToString().ToLowerInvariant(),
+                    labels: found.Labels.Select(l => l.ToString()).ToList()) with
+                {
+                    Judge = new JudgeCost(found.Answers.Count, found.Failures.Count, found.Usage.PromptTokens, found.Usage.CompletionTokens),
+                };
+            }, store, j.Concurrency, new Progress<WorkProgress>(w => bar.SetValue(w.Done)), ct);
+            // This run's transport (not kept across a resume): what retrying cost.
+            Count(ctx, "judge_http_attempts", backend.Stats.Attempts);
+            Count(ctx, "judge_http_retries", backend.Stats.Retries);
+            Count(ctx, "judge_http_throttled", backend.Stats.Throttled);
+        }
+        var costs = store.Records().Select(r => r.Judge).OfType<JudgeCost>().ToList();
+        Count(ctx, "judge_requests", costs.Sum(c => (long)c.Requests));
+        Count(ctx, "judge_unparseable_answers", costs.Sum(c => (long)c.Unparseable));
+        Count(ctx, "judge_prompt_tokens", costs.Sum(c => c.PromptTokens));
+        Count(ctx, "judge_completion_tokens", costs.Sum(c => c.CompletionTokens));
     }
 }
