@@ -58,6 +58,10 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken ct)
     {
+        // vLLM has many more flags; one this engine does not know is refused rather than silently ignored.
+        var unknown = context.Remaining.Parsed.Select(g => "--" + g.Key).Concat(context.Remaining.Raw).ToList();
+        if (unknown.Count > 0)
+            throw new UserError($"stepdpo serve does not know {string.Join(' ', unknown)} (see stepdpo serve --help)");
         if (!Directory.Exists(settings.Model)) throw new UserError($"{settings.Model}: model folder not found");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (model, tokenizer) = ModelStore.Load(settings.Model, DType(settings));
