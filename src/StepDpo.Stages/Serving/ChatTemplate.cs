@@ -88,6 +88,7 @@ public sealed partial class ChatTemplate
 
     static string Unescape(string literal) => literal.Replace("\\n", "\n").Replace("\\'", "'");
 
-    [GeneratedRegex(@"<\|im_start\|>system\\n([^'""{}]+?)<\|im_end\|>")]
+    // "\n" as written in the Jinja literal, or the newline itself (tokenizer_config.json stores the decoded string).
+    [GeneratedRegex(@"<\|im_start\|>system(?:\\n|\n)([^'""{}]+?)<\|im_end\|>")]
     private static partial Regex DefaultSystem();
 }
