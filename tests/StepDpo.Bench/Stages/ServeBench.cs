@@ -12,10 +12,10 @@ namespace StepDpo.Bench.Stages;
 /// process with every prompt in one batch.</summary>
 public static class ServeBench
 {
-    /// <param name="args">[path to stepdpo.dll] [preset: tiny|mini] [requests] [max tokens]</param>
+    /// <param name="args">[path to stepdpo.dll, or - for the built one] [preset: tiny|mini] [requests] [max tokens]</param>
     public static async Task<int> RunAsync(string[] args)
     {
-        string dll = args.Length > 0 ? Path.GetFullPath(args[0]) : FindTool();
+        string dll = args.Length > 0 && args[0] is not ("" or "-") ? Path.GetFullPath(args[0]) : FindTool();
         string preset = args.Length > 1 ? args[1] : "tiny";
         int requests = args.Length > 2 ? int.Parse(args[2]) : 64;
         int maxTokens = args.Length > 3 ? int.Parse(args[3]) : 64;
