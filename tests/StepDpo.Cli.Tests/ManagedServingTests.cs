@@ -121,6 +121,9 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         Assert.True(a.Select(r => r["response"]!.GetValue<string>()).Distinct().Count() > 3, string.Join(" | ", a.Select(r => r["response"])));
         Assert.NotEqual(a.Where(r => r["model"]!.GetValue<string>() == "start").Select(r => r["response"]!.GetValue<string>()),
             a.Where(r => r["model"]!.GetValue<string>() == "trained").Select(r => r["response"]!.GetValue<string>()));
+        var counters = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "stage.json")))!["counters"]!;
+        Assert.True(counters["server_start_ready_seconds"]!.GetValue<double>() > 0);
+        Assert.True(counters["server_trained_ready_seconds"]!.GetValue<double>() > 0);
         var startLog = File.ReadAllText(Path.Combine(dir, "server-start.log"));
         var trainedLog = File.ReadAllText(Path.Combine(dir, "server-trained.log"));
         Assert.Contains("--served-model-name start --tensor-parallel-size 1 --host 127.0.0.1 --port", startLog);

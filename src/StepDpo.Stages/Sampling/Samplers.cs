@@ -50,8 +50,10 @@ public static class Samplers
     {
         var serve = ctx.Manifest.Serve;
         var launch = ServerLaunch.For(backend, serve, Path.GetFullPath(modelDir), role, ctx.Manifest.Model.Dtype, ServerLaunch.FreePort());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var server = await ManagedServer.StartAsync(launch, ctx.File($"server-{role}.log"),
             TimeSpan.FromSeconds(serve.StartupTimeoutSeconds), TimeSpan.FromSeconds(serve.StopTimeoutSeconds), ct);
+        ctx.Counters[$"server_{role}_ready_seconds"] = System.Math.Round(clock.Elapsed.TotalSeconds, 2);
         // The server is ours and local: the client connects without a key, whatever api_key_env says.
         var client = new OpenAiCompletionsBackend(ClientOptions(endpoint, server.BaseUrl, role) with { ApiKeyEnvironmentVariable = null });
         return new ServedSampler(server, new RemoteSampler(client, endpoint.Concurrency));

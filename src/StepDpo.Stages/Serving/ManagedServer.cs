@@ -57,8 +57,9 @@ public sealed class ManagedServer : IDisposable
         process.StandardInput.Close();   // the server never reads our terminal
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        // setsid executes the server in place (we are not a group leader), so its pid leads the new group.
-        groupId = ProcessGroup.SetsidPath is not null && ProcessGroup.GroupOf(process.Id) == process.Id ? process.Id : null;
+        // setsid executes the server in place (a child we fork never leads a group, so setsid does not fork), so its
+        // pid leads the new group, once the child has run setsid(); that may not have happened yet at this point.
+        groupId = ProcessGroup.SetsidPath is not null ? process.Id : null;
         Write($"=== stepdpo: pid {process.Id}, process group {(groupId is null ? "none (stopped as a process tree)" : groupId.ToString())}, port {launch.Port}");
     }
 

@@ -23,9 +23,6 @@ static partial class ProcessGroup
 
     public static void SignalProcess(int pid, int signal) => Kill(pid, signal);
 
-    /// <summary>The process group of a process, from /proc (Linux); null when it cannot be read.</summary>
-    public static int? GroupOf(int pid) => Stat(pid) is { } s ? s.Group : null;
-
     /// <summary>Processes of the group that are still running (zombies, already dead, are not counted). Without /proc,
     /// the group counts as alive while a signal 0 reaches it.</summary>
     public static IReadOnlyList<int> Members(int groupId)
@@ -67,12 +64,19 @@ static partial class ProcessGroup
         var deadline = Stopwatch.StartNew();
         if (groupId is { } g)
         {
+            // The leader itself too: stopped right after its start, it may not have made its group yet.
+            bool Left() => Members(g).Count > 0 || (!process.HasExited && IsAlive(process.Id));
             Signal(g, SigTerm);
-            while (deadline.Elapsed < grace && Members(g).Count > 0) Thread.Sleep(50);
-            if (Members(g).Count > 0) Signal(g, SigKill);
+            SignalProcess(process.Id, SigTerm);
+            while (deadline.Elapsed < grace && Left()) Thread.Sleep(50);
+            if (Left())
+            {
+                Signal(g, SigKill);
+                SignalProcess(process.Id, SigKill);
+            }
             // SIGKILL is not refused: wait (briefly) until the kernel has taken them down.
             var killed = Stopwatch.StartNew();
-            while (killed.Elapsed < TimeSpan.FromSeconds(10) && Members(g).Count > 0) Thread.Sleep(20);
+            while (killed.Elapsed < TimeSpan.FromSeconds(10) && Left()) Thread.Sleep(20);
         }
         else if (!process.HasExited)
         {
