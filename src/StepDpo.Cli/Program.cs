@@ -21,6 +21,7 @@ void Cancel(System.Runtime.InteropServices.PosixSignalContext signal)
 {
     if (cancel.IsCancellationRequested) return;
     signal.Cancel = true;
+    Console.Error.WriteLine($"stepdpo: {signal.Signal}: stopping (servers started by a stage are stopped too); Ctrl+C again ends at once");
     cancel.Cancel();
 }
 using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Cancel);
