@@ -161,6 +161,23 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     }
 
     [Fact]
+    public void A_server_left_by_a_killed_run_is_stopped_by_the_next_run()
+    {
+        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=50", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        // SIGKILL: the tool cannot stop anything, and its server runs on.
+        var (exit, _, log) = RunUntilServing(longer, pid => Signal(pid, SigKill));
+        Assert.Equal(137, exit);
+        var orphan = ServerPidsFromLog(log).Single();
+        Assert.True(IsAlive(orphan), "the server should have outlived the killed run");
+
+        // The rerun resumes the same stage folder, finds the pid file and stops the orphan before serving again.
+        var (again, output, log2) = RunUntilServing(longer, pid => Signal(pid, SigInt));
+        Assert.True(again == 130, output);
+        Assert.Contains($"stopping server pid {orphan}, left running by a run that was killed", log2);
+        AssertStopped(ServerPidsFromLog(log2));
+    }
+
+    [Fact]
     public void A_server_that_never_gets_ready_is_stopped_after_the_startup_timeout()
     {
         var r = world.Run(["sample", "--set", "pairs.from=null", "--set", "sample.backend=vllm", "--set", "seed=8",
@@ -200,15 +217,22 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         var evaluate = Path.Combine(world.Root, "artifacts", "tiny-serve", "evaluate");
+        IEnumerable<string> Logs() => (Directory.Exists(evaluate) ? Directory.GetDirectories(evaluate, "*.partial") : [])
+            .Select(d => Path.Combine(d, "server-start.log")).Where(File.Exists);
+        static int Readies(string text) => text.Split("ready at").Length - 1;
+        // A resumed folder's log already tells of earlier servers: wait for a new "ready" not followed by "stopped".
+        var before = Logs().ToDictionary(l => l, l => Readies(File.ReadAllText(l)));
         var clock = Stopwatch.StartNew();
         while (true)
         {
             // (The message reads the output only on failure: reading it waits for the process to end.)
             if (p.HasExited) Assert.Fail("the run ended before its server was up: " + stdout.Result + stderr.Result);
             Assert.True(clock.Elapsed < TimeSpan.FromMinutes(10), "no server got ready within 10 minutes");
-            var log = (Directory.Exists(evaluate) ? Directory.GetDirectories(evaluate, "*.partial") : [])
-                .Select(d => Path.Combine(d, "server-start.log"))
-                .FirstOrDefault(l => File.Exists(l) && File.ReadAllText(l).Contains("ready at") && !File.ReadAllText(l).Contains(": stopped"));
+            var log = Logs().FirstOrDefault(l =>
+            {
+                var text = File.ReadAllText(l);
+                return Readies(text) > before.GetValueOrDefault(l) && !text[text.LastIndexOf("ready at", StringComparison.Ordinal)..].Contains(": stopped");
+            });
             if (log is not null) { CurrentLog = log; break; }
             Thread.Sleep(100);
         }

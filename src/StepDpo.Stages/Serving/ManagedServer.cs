@@ -16,6 +16,7 @@ public sealed class ManagedServer : IDisposable
     readonly Lock logGate = new();
     readonly TimeSpan stopTimeout;
     readonly CancellationTokenSource died = new();
+    readonly string pidFile;
     int stopping;
     bool logClosed;
 
@@ -33,6 +34,8 @@ public sealed class ManagedServer : IDisposable
         this.stopTimeout = stopTimeout;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logPath))!);
         log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        pidFile = Path.ChangeExtension(logPath, ".pid");
+        StopLeftover();
         var psi = new ProcessStartInfo(ProcessGroup.SetsidPath ?? launch.Command[0])
         {
             UseShellExecute = false,
@@ -61,6 +64,24 @@ public sealed class ManagedServer : IDisposable
         // pid leads the new group, once the child has run setsid(); that may not have happened yet at this point.
         groupId = ProcessGroup.SetsidPath is not null ? process.Id : null;
         Write($"=== stepdpo: pid {process.Id}, process group {(groupId is null ? "none (stopped as a process tree)" : groupId.ToString())}, port {launch.Port}");
+        if (groupId is not null && ProcessGroup.StartTicks(process.Id) is { } ticks)
+            File.WriteAllText(pidFile, $"{process.Id} {ticks}\n");
+    }
+
+    /// <summary>A run killed outright (SIGKILL, out of memory) cannot stop its server, which would hold the GPUs the
+    /// next server needs. Its pid file (pid and start time) survives in the resumed stage folder: when that process
+    /// still runs, its group is stopped before a new server starts.</summary>
+    void StopLeftover()
+    {
+        if (!File.Exists(pidFile)) return;
+        var parts = File.ReadAllText(pidFile).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 2 && int.TryParse(parts[0], out int pid) && long.TryParse(parts[1], out long ticks)
+            && ProcessGroup.StartTicks(pid) == ticks && ProcessGroup.IsAlive(pid))
+        {
+            Write($"=== stepdpo {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss}: stopping server pid {pid}, left running by a run that was killed");
+            ProcessGroup.StopGroup(pid, stopTimeout);
+        }
+        File.Delete(pidFile);
     }
 
     void Write(string? line)
@@ -155,7 +176,11 @@ public sealed class ManagedServer : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref stopping, 1) == 1) return;
-        try { ProcessGroup.Stop(process, groupId, stopTimeout); }
+        try
+        {
+            ProcessGroup.Stop(process, groupId, stopTimeout);
+            File.Delete(pidFile);
+        }
         finally
         {
             Write($"=== stepdpo {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss}: stopped" + (process.HasExited ? $" (exit code {process.ExitCode})" : ""));

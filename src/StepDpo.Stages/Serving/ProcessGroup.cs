@@ -42,7 +42,11 @@ static partial class ProcessGroup
         return Stat(pid) is { State: not 'Z' and not 'X' };
     }
 
-    readonly record struct ProcStat(char State, int Group);
+    /// <summary>When the process started (clock ticks since boot, /proc/PID/stat field 22): with the pid it names one
+    /// process, so a recorded pid that the system has since given to another process is not mistaken for it.</summary>
+    public static long? StartTicks(int pid) => Stat(pid) is { } s ? s.StartTicks : null;
+
+    readonly record struct ProcStat(char State, int Group, long StartTicks);
 
     /// <summary>/proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses, so the
     /// fields are read after the last ')'.</summary>
@@ -54,7 +58,21 @@ static partial class ProcessGroup
         int close = text.LastIndexOf(')');
         if (close < 0) return null;
         var fields = text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return fields.Length > 2 && int.TryParse(fields[2], out int group) ? new ProcStat(fields[0][0], group) : null;
+        // After "(comm)": state is field 3, pgrp field 5, starttime field 22.
+        return fields.Length > 19 && int.TryParse(fields[2], out int group) && long.TryParse(fields[19], out long start)
+            ? new ProcStat(fields[0][0], group, start) : null;
+    }
+
+    /// <summary>Stops a group we did not start (a server left by a run that was killed): SIGTERM, up to
+    /// <paramref name="grace"/>, then SIGKILL.</summary>
+    public static void StopGroup(int groupId, TimeSpan grace)
+    {
+        var deadline = Stopwatch.StartNew();
+        Signal(groupId, SigTerm);
+        while (deadline.Elapsed < grace && Members(groupId).Count > 0) Thread.Sleep(50);
+        if (Members(groupId).Count > 0) Signal(groupId, SigKill);
+        var killed = Stopwatch.StartNew();
+        while (killed.Elapsed < TimeSpan.FromSeconds(10) && Members(groupId).Count > 0) Thread.Sleep(20);
     }
 
     /// <summary>Stops a process and its group: SIGTERM, up to <paramref name="grace"/> for all of them to exit, then
