@@ -38,15 +38,15 @@ public static class StageCatalog
     public static readonly IReadOnlyDictionary<string, Func<Manifest, object>> Config = new Dictionary<string, Func<Manifest, object>>
     {
         ["sft"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), Data = SftData(m), m.Sft },
-        ["sample"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Data, m.Sample, Grader = Grader(m) },
+        ["sample"] = m => WithServer(m, m.Sample.Backend, new { m.Seed, m.Model, Device = DeviceKind(m), m.Data, m.Sample, Grader = Grader(m) }),
         ["verify"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Verify, Grader = Grader(m) },
         ["pairs"] = m => m.Pairs.From is null
             ? new { m.Seed, m.Model, Device = DeviceKind(m), m.Pairs, Grader = Grader(m) }
             : new { m.Seed, m.Model.Template, m.Pairs } as object,
         ["train"] = m => new { m.Seed, m.Model, Device = DeviceKind(m), m.Train },
-        ["evaluate"] = m => m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
+        ["evaluate"] = m => WithServer(m, m.Evaluate.Backend, m.Evaluate.Benchmarks.Any(b => b.Source == "synthetic")
             ? new { m.Seed, m.Model, Device = DeviceKind(m), Data = TestData(m), m.Evaluate, Grader = Grader(m) }
-            : new { m.Seed, m.Model, Device = DeviceKind(m), m.Evaluate, Grader = Grader(m) } as object,
+            : new { m.Seed, m.Model, Device = DeviceKind(m), m.Evaluate, Grader = Grader(m) } as object),
         // report.md embeds the whole resolved manifest (besides report, expect and the sft/train hyperparameters it
         // tabulates), so every value of it changes the report.
         ["report"] = m => m,
@@ -58,6 +58,16 @@ public static class StageCatalog
     /// <summary>cpu or cuda: the kind of device model.device resolves to here. The numbers a stage computes depend on
     /// it, so `auto` on a GPU machine and on a CPU machine are different keys.</summary>
     static string DeviceKind(Manifest m) => DeviceSpec.Kind(m.Model.Device);
+
+    /// <summary>A stage that starts its own server (backend vllm or sglang) adds the serve settings that change what the
+    /// server generates: the context limit (longer requests fail) and the extra arguments (e.g. --quantization). The
+    /// engine (the backend) and the dtype (model.dtype) are keyed already. The command, ports, timeouts, environment
+    /// and tensor-parallel size are not: they decide where and how fast the same model runs (a different TP size
+    /// changes only the order of float sums, as batch composition does), so moving a 72B run from 8 GPUs to 4 keeps
+    /// its cache. Other backends keep their key unchanged.</summary>
+    static object WithServer(Manifest m, string backend, object key) => Serving.ServerLaunch.IsManaged(backend)
+        ? new { Stage = key, Serve = new { m.Serve.MaxModelLen, m.Serve.ExtraArgs } }
+        : key;
 
     /// <summary>The data sft reads: for the synthetic world its training split and knobs, not the pool or the test
     /// size, so resizing those keeps the trained model cached. Keys keep the manifest's paths for "changed:" reasons.</summary>

@@ -13,6 +13,7 @@ var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)
     ["synthetic"] = ("synthetic world generation speed and lengths", a => Task.FromResult(SyntheticBench.Run(a))),
     ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),
     ["openai"] = ("completions client throughput against a loopback server", a => OpenAiClientBench.RunAsync(a.Length > 0 ? int.Parse(a[0]) : 2000)),
+    ["serve"] = ("stepdpo serve: start-to-ready, req/s and tokens/s at concurrency 1 and 16 vs the engine in process", ServeBench.RunAsync),
 };
 
 if (args.Length == 0 || !suites.ContainsKey(args[0]))

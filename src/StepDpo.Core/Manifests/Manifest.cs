@@ -19,6 +19,8 @@ public sealed partial class Manifest
     [Doc("optional supervised fine-tuning before Step-DPO (the tiny experiment trains its model from scratch)")]
     public SftSection? Sft { get; set; }
     public SampleSection Sample { get; set; } = new();
+    [Doc("the generation server that stages with backend vllm or sglang start, serve and stop themselves")]
+    public ServeSection Serve { get; set; } = new();
     public VerifySection Verify { get; set; } = new();
     public PairsSection Pairs { get; set; } = new();
     public TrainSection Train { get; set; } = new();
@@ -109,22 +111,76 @@ public sealed partial class SftSection : OptimSection
     public int? Examples { get; set; }
 }
 
-public sealed partial class EndpointSection
+public partial class EndpointSection
 {
-    [Doc("OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, SGLang, TGI)")]
+    [Doc("OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, SGLang, TGI); backend openai only")]
     public string BaseUrl { get; set; } = "http://127.0.0.1:8000";
-    [Doc("model name the server expects")]
+    [Doc("model name the server expects; backend openai only")]
     public string? Model { get; set; }
     [Doc("environment variable holding the API key (never the key itself)")]
     public string? ApiKeyEnv { get; set; }
-    [Range(1, 4096)] public int Concurrency { get; set; } = 32;
+    [Range(1, 4096), Doc("requests in flight at once")] public int Concurrency { get; set; } = 32;
     [Range(0.001, 86400)] public double TimeoutSeconds { get; set; } = 600;
     [Range(0, 100)] public int MaxRetries { get; set; } = 6;
 }
 
+/// <summary>evaluate asks for two models: the start model and the trained one, named (and possibly served) apart.</summary>
+public sealed class EvaluateEndpointSection : EndpointSection
+{
+    [Doc("served name of the start model (backend openai); default: model.path")]
+    public string? StartModel { get; set; }
+    [Doc("served name of the trained model (backend openai): serve the train stage's final/ folder under this name")]
+    public string? TrainedModel { get; set; }
+    [Doc("server of the trained model when it is not base_url (backend openai)")]
+    public string? TrainedBaseUrl { get; set; }
+
+    public override IEnumerable<Violation> Validate()
+    {
+        foreach (var v in base.Validate()) yield return v;
+        if (Model is not null)
+            yield return new($"'{Model}' would name one served model for both the start and the trained evaluation (their " +
+                "delta would be 0 by construction); set start_model and trained_model instead", "model");
+        if (StartModel is not null && SameServedModel(StartModel) is { } same) yield return new(same, "trained_model", "start_model");
+    }
+
+    /// <summary>An error when the start and the trained model resolve to the same served model, else null.</summary>
+    public string? SameServedModel(string defaultStartModel)
+    {
+        if (TrainedModel is null) return null;
+        string start = StartModel ?? defaultStartModel;
+        bool sameServer = TrainedBaseUrl is null || TrainedBaseUrl.TrimEnd('/') == BaseUrl.TrimEnd('/');
+        return sameServer && start == TrainedModel
+            ? $"start_model and trained_model both resolve to '{start}' on {BaseUrl}: the trained model " +
+              "would be compared with itself (delta 0); serve the train stage's final/ under its own name"
+            : null;
+    }
+}
+
+/// <summary>A generation server the stages start themselves (sample, pairs, rollout verification and evaluate with
+/// backend vllm or sglang): on a free loopback port, until /v1/models answers, stopped with its whole process group.</summary>
+public sealed class ServeSection
+{
+    [Doc("the program and leading arguments that start the server, e.g. [/opt/venv/bin/vllm, serve] or [dotnet, stepdpo.dll, serve]; empty: `vllm serve` (vllm) or `python -m sglang.launch_server` (sglang)")]
+    public List<string> Command { get; set; } = new();
+    [Range(1, 1024), Doc("GPUs the model is split over (vLLM --tensor-parallel-size, SGLang --tp)")]
+    public int TensorParallelSize { get; set; } = 1;
+    [Range(1, 100_000_000), Doc("longest prompt + completion in tokens (vLLM --max-model-len, SGLang --context-length); empty: the model's own")]
+    public int? MaxModelLen { get; set; }
+    [Doc("further server arguments, passed as they are (e.g. [--gpu-memory-utilization, '0.9'])")]
+    public List<string> ExtraArgs { get; set; } = new();
+    [Doc("environment variables for the server (e.g. CUDA_VISIBLE_DEVICES); secrets belong in the environment, not here")]
+    public Dictionary<string, string> Env { get; set; } = new();
+    [Range(1, 86400), Doc("how long the server may take until /v1/models answers (loading a 72B model takes minutes)")]
+    public double StartupTimeoutSeconds { get; set; } = 1800;
+    [Range(0, 3600), Doc("after SIGTERM, how long the server's process group may take to exit before it is killed")]
+    public double StopTimeoutSeconds { get; set; } = 30;
+}
+
 public sealed partial class SampleSection
 {
-    [OneOf("local", "openai")] public string Backend { get; set; } = "local";
+    [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: a server you run (endpoint); vllm, sglang: a server the stage starts and stops (serve); also used by pairs and rollout verification")]
+    public string Backend { get; set; } = "local";
+    [Doc("client settings for openai, vllm and sglang (base_url and model: openai only)")]
     public EndpointSection Endpoint { get; set; } = new();
     [Range(1, 100_000), Doc("solutions per problem")] public int N { get; set; } = 2;
     [Range(0, 10)] public double Temperature { get; set; } = 0.8;
@@ -141,7 +197,8 @@ public sealed partial class VerifySection
     [Range(0, 10)] public double Temperature { get; set; } = 0.8;
     [Range(0, 1)] public double TopP { get; set; } = 0.95;
     [Range(1, 1_000_000)] public int MaxNewTokens { get; set; } = 2048;
-    [Doc("judge model endpoint (method: judge)")] public EndpointSection Judge { get; set; } = new();
+    [Doc("judge model endpoint (method: judge), asked through chat completions (GPT-4o is chat-only)")]
+    public EndpointSection Judge { get; set; } = new();
     [Range(0, 100)] public int JudgeRetries { get; set; } = 3;
 }
 
@@ -229,8 +286,9 @@ public sealed partial class BenchmarkSpec
 public sealed partial class EvaluateSection
 {
     public List<BenchmarkSpec> Benchmarks { get; set; } = new();
-    [OneOf("local", "openai")] public string Backend { get; set; } = "local";
-    public EndpointSection Endpoint { get; set; } = new();
+    [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: servers you run (endpoint.start_model, endpoint.trained_model); vllm, sglang: the stage serves the start model, then the trained one (serve)")]
+    public string Backend { get; set; } = "local";
+    public EvaluateEndpointSection Endpoint { get; set; } = new();
     [Range(1, 1_000_000)] public int MaxNewTokens { get; set; } = 2048;
     [Range(0, 10), Doc("0 = greedy, as in the paper")] public double Temperature { get; set; } = 0;
     [Range(0, 1)] public double TopP { get; set; } = 1;

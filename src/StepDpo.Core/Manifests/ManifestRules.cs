@@ -27,6 +27,10 @@ public sealed partial class Manifest : IValidatable
             yield return new($"{examples} is more than the {Data.Synthetic.Train} synthetic training problems (data.synthetic.train)",
                 "sft.examples");
 
+        // The start model's served name defaults to model.path; an explicit start_model is checked in its own section.
+        if (Evaluate.Backend == "openai" && Evaluate.Endpoint.StartModel is null && Evaluate.Endpoint.SameServedModel(Model.Path ?? Name) is { } same)
+            yield return new(same, "evaluate.endpoint.trained_model");
+
         if (Pairs.From is null) // sample and verify run
         {
             if (Verify.Method == "rule" && Data.Source != "synthetic")
@@ -118,9 +122,9 @@ public sealed partial class LoraSection : IValidatable
     }
 }
 
-public sealed partial class EndpointSection : IValidatable
+public partial class EndpointSection : IValidatable
 {
-    public IEnumerable<Violation> Validate()
+    public virtual IEnumerable<Violation> Validate()
     {
         if (!Uri.TryCreate(BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             yield return new($"'{BaseUrl}' is not an http(s) URL (e.g. http://127.0.0.1:8000)", "base_url");

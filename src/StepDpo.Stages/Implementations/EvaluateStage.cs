@@ -1,4 +1,6 @@
+using StepDpo.Core;
 using StepDpo.Core.Graph;
+using StepDpo.Stages.Backends;
 using StepDpo.Data;
 using StepDpo.Answers;
 using StepDpo.Stages.Evaluation;
@@ -28,7 +30,7 @@ public sealed class EvaluateStage : PipelineStage
         var m = ctx.Manifest;
         var e = m.Evaluate;
         var benchmarks = e.Benchmarks.Select(b => (Spec: b, Pool: ProblemPool.Benchmark(b, m, ctx.Workspace))).ToList();
-        var models = new List<(string Name, string Dir)> { (SummaryBuilder.StartModel, e.Backend == "local" ? ModelStore.StartModelDir(ctx) : "") };
+        var models = new List<(string Name, string Dir)> { (SummaryBuilder.StartModel, e.Backend == "openai" ? "" : ModelStore.StartModelDir(ctx)) };
         if (ctx.UpstreamDirs.ContainsKey("train")) models.Add((SummaryBuilder.TrainedModel, ModelStore.TrainedModelDir(ctx)));
 
         using var store = JsonlRecordStore<ResultRecord>.Open(ctx.File(ResultsFile), r => r.Id, Json);
@@ -43,9 +45,13 @@ public sealed class EvaluateStage : PipelineStage
                 .ToList();
             if (todo.Count == 0) continue;
             bar.Describe($"evaluate {model}");
-            using var sampler = e.Backend == "local"
-                ? Samplers.Create("local", e.Endpoint, dir, "", m.Model.Dtype, m.Model.Device, e.BatchSize)
-                : Samplers.Create("openai", e.Endpoint, "", model == SummaryBuilder.StartModel ? m.Model.Path ?? m.Name : dir, m.Model.Dtype, m.Model.Device, e.BatchSize);
+            // One model at a time: a managed server serves the start model, is stopped, then serves the trained one.
+            using var sampler = e.Backend switch
+            {
+                "local" => Samplers.Local(dir, m.Model.Dtype, m.Model.Device, e.BatchSize),
+                "openai" => await ServedElsewhere(ctx, model, dir, ct),
+                _ => await Samplers.ServedAsync(ctx, e.Backend, dir, model, e.Endpoint, ct),
+            };
             foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / e.N)))
             {
                 ct.ThrowIfCancellationRequested();
@@ -77,6 +83,27 @@ public sealed class EvaluateStage : PipelineStage
             ctx.Metrics[$"delta.{c.Benchmark}.accuracy"] = c.Delta;
             ctx.Metrics[$"comparison.{c.Benchmark}.mcnemar_p"] = c.McNemarP;
         }
+    }
+
+    /// <summary>backend openai: the user's server(s), asked for endpoint.start_model or endpoint.trained_model. Both
+    /// must be listed by /v1/models, and must not be the same served model (vLLM reports each name's model path as
+    /// its root), else the delta would silently be 0.</summary>
+    static async Task<ISampler> ServedElsewhere(StageContext ctx, string model, string trainedDir, CancellationToken ct)
+    {
+        var m = ctx.Manifest;
+        var ep = m.Evaluate.Endpoint;
+        var start = (Url: ep.BaseUrl, Name: ep.StartModel ?? m.Model.Path ?? m.Name);
+        var trained = (Url: ep.TrainedBaseUrl ?? ep.BaseUrl, Name: ep.TrainedModel ?? throw new StepDpoException(
+            $"evaluate.endpoint.trained_model: name the served trained model. Serve the train stage's output, e.g. " +
+            $"`vllm serve {trainedDir} --served-model-name stepdpo-trained`, and set evaluate.endpoint.trained_model " +
+            "(and trained_base_url when it is another server), or use backend vllm to let evaluate serve it"));
+        var (target, other) = model == SummaryBuilder.StartModel ? (start, trained) : (trained, start);
+        var card = await ServedModels.FindAsync(target.Url, target.Name, ep.ApiKeyEnv, ct);
+        // The other model's server may be down by now (one 72B server at a time): compare when it answers.
+        if (await ServedModels.TryFindAsync(other.Url, other.Name, ep.ApiKeyEnv, ct) is { } otherCard && card.SameModelAs(otherCard))
+            throw new StepDpoException($"evaluate.endpoint: start_model '{start.Name}' ({start.Url}) and trained_model '{trained.Name}' " +
+                $"({trained.Url}) are the same served model ({card.Root ?? card.Id}): the trained model would be compared with itself");
+        return Samplers.Remote(ep, target.Url, target.Name);
     }
 
     static string Key(string model, string benchmark, string problemId, int index) => $"{model}/{benchmark}/{SampleKey.Of(problemId, index)}";

@@ -89,7 +89,7 @@ public sealed class PairsStage : PipelineStage
         if (todo.Count > 0)
         {
             var stepsRight = StepChecker(ctx);
-            using var sampler = Samplers.ForStartModel(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize);
+            using var sampler = await Samplers.ForStartModelAsync(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize, ct);
             var p = new SampleParams(m.Pairs.Samples, m.Pairs.Temperature, m.Pairs.TopP, m.Pairs.MaxNewTokens,
                 Array.Empty<string>(), ctx.Seed("rectify"));
             foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / m.Pairs.Samples)))

@@ -44,7 +44,7 @@ public sealed class SampleStage : PipelineStage
         using var bar = ctx.Progress.Start("sample", (long)pool.Count * s.N);
         bar.SetValue(store.Count);
         if (todo.Count == 0) return;
-        using var sampler = Samplers.ForStartModel(ctx, s.Backend, s.Endpoint, s.BatchSize);
+        using var sampler = await Samplers.ForStartModelAsync(ctx, s.Backend, s.Endpoint, s.BatchSize, ct);
         var p = new SampleParams(s.N, s.Temperature, s.TopP, s.MaxNewTokens, Array.Empty<string>(), ctx.Seed("sample"));
         foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / s.N)))
         {

@@ -18,15 +18,15 @@ namespace StepDpo.Stages.Implementations;
 /// Methods: `rule` (the synthetic world's exact step checker), `labels` (per-step labels carried by imported
 /// samples), `rollout` (Monte Carlo with binary search over the steps, OmegaPRM), `judge` (a judge model behind
 /// an OpenAI-compatible endpoint, parsed from "Final Decision: Step 1: correct; ..."). verified.jsonl keeps every
-/// wrong solution with k (or why none), the evidence and its cost (rollouts or judge calls). When the problem world has
-/// an exact step checker (the synthetic world) and the method is another, the locator is scored against the checker
-/// over all samples (<see cref="ExactCheckerEvaluation"/>): locate.json, and locate_* counters in stage.json.
-/// Version 2: per-record cost, locate.json.
+/// wrong solution with k (or why none), the evidence and its cost (rollouts or judge calls and tokens). When the problem
+/// world has an exact step checker (the synthetic world) and the method is another, the locator is scored against the
+/// checker over all samples (<see cref="ExactCheckerEvaluation"/>): locate.json, and locate_* counters in stage.json.
+/// Version 3: per-record cost, locate.json, the judge over chat completions.
 /// </summary>
 public sealed class VerifyStage : PipelineStage
 {
     public override string Name => "verify";
-    public override int Version => 2;
+    public override int Version => 3;
     public const string FileName = "verified.jsonl";
 
     public override async Task RunAsync(StageContext ctx, CancellationToken ct)
@@ -35,20 +35,21 @@ public sealed class VerifyStage : PipelineStage
         var samples = ReadJsonl<SampleRecord>(Path.Combine(ctx.Upstream("sample"), SampleStage.FileName)).ToList();
         var wrong = samples.Where(s => !s.Correct).ToList();
         using var store = JsonlRecordStore<VerifiedRecord>.Open(ctx.File(FileName), r => r.Id, Json);
+        using var bar = ctx.Progress.Start($"verify ({m.Verify.Method})", wrong.Count);
+        bar.SetValue(store.Count);
         var todo = wrong.Where(w => !store.IsDone(w.Id)).ToList();
         using var sampler = new StartModelSampler(ctx);
         var rollouts = RolloutOracles(ctx, sampler);
-        Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
+        if (m.Verify.Method == "judge") await JudgeAll(ctx, samples, todo, store, bar, ct);
+        else
         {
-            "rule" => Rule(ctx),
-            "labels" => (s, _) => Task.FromResult(Labels(s)),
-            "rollout" => Rollout(ctx, rollouts),
-            "judge" => Judge(ctx, samples),
-            _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
-        };
-        using (var bar = ctx.Progress.Start($"verify ({m.Verify.Method})", wrong.Count))
-        {
-            bar.SetValue(store.Count);
+            Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate = m.Verify.Method switch
+            {
+                "rule" => Rule(ctx),
+                "labels" => (s, _) => Task.FromResult(Labels(s)),
+                "rollout" => Rollout(ctx, rollouts),
+                _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
+            };
             foreach (var s in todo)
             {
                 ct.ThrowIfCancellationRequested();
@@ -62,7 +63,7 @@ public sealed class VerifyStage : PipelineStage
         Count(ctx, "located", all.Count(r => r.FirstWrongStep is not null));
         foreach (var g in all.GroupBy(r => r.Outcome)) Count(ctx, $"outcome_{g.Key}", g.Count());
         ctx.Counters["located_share"] = Ratio(all.Count(r => r.FirstWrongStep is not null), wrong.Count);
-        if (m.Verify.Method is "rollout" or "judge" && ProblemPool.Sampling(m, ctx.Workspace) is { IsSynthetic: true } pool)
+        if (m.Verify.Method is "rollout" or "judge" && m.Data.Source == "synthetic" && ProblemPool.Sampling(m, ctx.Workspace) is { IsSynthetic: true } pool)
             await ScoreAgainstRule(ctx, samples, all.ToDictionary(r => r.Id), pool, rollouts, ct);
     }
 
@@ -74,7 +75,7 @@ public sealed class VerifyStage : PipelineStage
         int? Truth(SampleRecord s) => pool.FirstWrongStep(s.ProblemId, s.Steps);
         IReadOnlyList<LocateSummary> rows;
         if (m.Verify.Method == "judge")
-            rows = [ExactCheckerEvaluation.FromRecords("judge", "judge calls", samples, records, Truth, r => r.JudgeCalls ?? 0)];
+            rows = [ExactCheckerEvaluation.FromRecords("judge", "judge calls", samples, records, Truth, r => r.Judge?.Requests ?? 0)];
         else
         {
             using var bar = ctx.Progress.Start("verify: rollout searches against the exact checker", samples.Count * RolloutSearches.All.Count);
@@ -97,8 +98,8 @@ public sealed class VerifyStage : PipelineStage
     }
 
     static VerifiedRecord Record(SampleRecord s, int? k, string method, string outcome,
-        IReadOnlyDictionary<string, double>? estimates = null, IReadOnlyList<string>? labels = null, int? rollouts = null, int? judgeCalls = null) =>
-        new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, k, method, outcome, estimates, labels, rollouts, judgeCalls);
+        IReadOnlyDictionary<string, double>? estimates = null, IReadOnlyList<string>? labels = null, int? rollouts = null) =>
+        new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, k, method, outcome, estimates, labels, rollouts);
 
     static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rule(StageContext ctx)
     {
@@ -159,45 +160,70 @@ public sealed class VerifyStage : PipelineStage
             var prompt = new SamplePrompt($"{s.ProblemId}|{prefix.Length}|{ContentHasher(prefix)}",
                 PromptTemplates.RenderWithPrefix(m.Model.Template, s.Question, prefix));
             if (memo.TryGetValue((prompt.Id, n), out var known)) return known;
-            var outs = await sampler.Get().SampleAsync(new[] { prompt },
+            var outs = await (await sampler.GetAsync(token)).SampleAsync(new[] { prompt },
                 new SampleParams(n, v.Temperature, v.TopP, v.MaxNewTokens, Array.Empty<string>(), ctx.Seed("rollout")), null, token);
             return memo[(prompt.Id, n)] = outs[0].Count(c => Grading.Grade(prefix + c, s.Answer, m.Evaluate.Grader).Correct);
         };
     }
 
-    /// <summary>The start model as a sampler, loaded on first use (a resumed run may need none).</summary>
+    /// <summary>The start model as a sampler (local, or a server a managed backend starts), made on first use: a resumed
+    /// run may need none.</summary>
     sealed class StartModelSampler(StageContext ctx) : IDisposable
     {
         ISampler? sampler;
-        public ISampler Get() => sampler ??= Samplers.ForStartModel(ctx, ctx.Manifest.Sample.Backend, ctx.Manifest.Sample.Endpoint, ctx.Manifest.Sample.BatchSize);
+        public async Task<ISampler> GetAsync(CancellationToken ct) => sampler ??=
+            await Samplers.ForStartModelAsync(ctx, ctx.Manifest.Sample.Backend, ctx.Manifest.Sample.Endpoint, ctx.Manifest.Sample.BatchSize, ct);
         public void Dispose() => sampler?.Dispose();
     }
 
     static string ContentHasher(string text) => Core.Artifacts.ContentHasher.HashText(text)[..12];
 
-    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Judge(StageContext ctx, IReadOnlyList<SampleRecord> samples)
+    /// <summary>The judge (GPT-4o in the paper) through chat completions, judge.concurrency solutions at a time, each
+    /// stored as soon as it is judged: a killed run asks only for the rest. What the judge cost is kept per record and
+    /// summed into stage.json (judge_requests, judge_prompt_tokens, ...); the API key stays in its environment variable.</summary>
+    static async Task JudgeAll(StageContext ctx, IReadOnlyList<SampleRecord> samples, IReadOnlyList<SampleRecord> todo,
+        JsonlRecordStore<VerifiedRecord> store, IProgressTask bar, CancellationToken ct)
     {
         var m = ctx.Manifest;
         var j = m.Verify.Judge;
-        var backend = new OpenAiCompletionsBackend(new OpenAiOptions
+        if (todo.Count > 0)
         {
-            BaseUrl = new Uri(j.BaseUrl),
-            Model = j.Model ?? throw new StepDpoException("verify.judge.model: name the judge model (e.g. gpt-4o)"),
-            ApiKeyEnvironmentVariable = j.ApiKeyEnv,
-            MaxConcurrency = j.Concurrency,
-            RequestTimeout = TimeSpan.FromSeconds(j.TimeoutSeconds),
-            MaxAttempts = j.MaxRetries + 1,
-        });
-        var locator = new JudgeLocator(backend, new JudgeOptions(MaxAttempts: m.Verify.JudgeRetries + 1, Seed: ctx.Seed("judge")));
-        var pool = ProblemPool.Sampling(m, ctx.Workspace).Problems.ToDictionary(p => p.Id);
-        var correct = samples.Where(s => s.Correct).GroupBy(s => s.ProblemId).ToDictionary(g => g.Key, g => g.First().Solution);
-        return async (s, ct) =>
-        {
-            string? reference = pool.GetValueOrDefault(s.ProblemId)?.Solution ?? correct.GetValueOrDefault(s.ProblemId);
-            if (reference is null) return Record(s, null, "judge", "no_correct_solution_to_compare");
-            var found = await locator.LocateAsync(s.Question, reference, s.Steps, ct);
-            return Record(s, found.FirstWrongStep, "judge", found.Outcome.ToString().ToLowerInvariant(),
-                labels: found.Labels.Select(l => l.ToString()).ToList(), judgeCalls: found.Answers.Count);
-        };
+            using var backend = new OpenAiCompletionsBackend(new OpenAiOptions
+            {
+                BaseUrl = new Uri(j.BaseUrl),
+                Model = j.Model ?? throw new StepDpoException("verify.judge.model: name the judge model (e.g. gpt-4o)"),
+                Api = OpenAiApi.Chat,
+                ApiKeyEnvironmentVariable = j.ApiKeyEnv,
+                MaxConcurrency = j.Concurrency,
+                RequestTimeout = TimeSpan.FromSeconds(j.TimeoutSeconds),
+                MaxAttempts = j.MaxRetries + 1,
+            });
+            var locator = new JudgeLocator(backend, new JudgeOptions(MaxAttempts: m.Verify.JudgeRetries + 1, Seed: ctx.Seed("judge")));
+            // The reference solution: the pool's own, else a correct sample of the same problem (imported samples
+            // come without a pool).
+            var pool = m.Data.Source == "samples" ? new Dictionary<string, Problem>()
+                : ProblemPool.Sampling(m, ctx.Workspace).Problems.ToDictionary(p => p.Id);
+            var correct = samples.Where(s => s.Correct).GroupBy(s => s.ProblemId).ToDictionary(g => g.Key, g => g.First().Solution);
+            await ResumableWork.RunAsync(todo, s => s.Id, async (s, token) =>
+            {
+                string? reference = pool.GetValueOrDefault(s.ProblemId)?.Solution ?? correct.GetValueOrDefault(s.ProblemId);
+                if (reference is null) return Record(s, null, "judge", "no_correct_solution_to_compare");
+                var found = await locator.LocateAsync(s.Question, reference, s.Steps, token);
+                return Record(s, found.FirstWrongStep, "judge", found.Outcome.ToString().ToLowerInvariant(),
+                    labels: found.Labels.Select(l => l.ToString()).ToList()) with
+                {
+                    Judge = new JudgeCost(found.Answers.Count, found.Failures.Count, found.Usage.PromptTokens, found.Usage.CompletionTokens),
+                };
+            }, store, j.Concurrency, new Progress<WorkProgress>(w => bar.SetValue(w.Done)), ct);
+            // This run's transport (not kept across a resume): what retrying cost.
+            Count(ctx, "judge_http_attempts", backend.Stats.Attempts);
+            Count(ctx, "judge_http_retries", backend.Stats.Retries);
+            Count(ctx, "judge_http_throttled", backend.Stats.Throttled);
+        }
+        var costs = store.Records().Select(r => r.Judge).OfType<JudgeCost>().ToList();
+        Count(ctx, "judge_requests", costs.Sum(c => (long)c.Requests));
+        Count(ctx, "judge_unparseable_answers", costs.Sum(c => (long)c.Unparseable));
+        Count(ctx, "judge_prompt_tokens", costs.Sum(c => c.PromptTokens));
+        Count(ctx, "judge_completion_tokens", costs.Sum(c => c.CompletionTokens));
     }
 }
