@@ -149,8 +149,7 @@ public static class StepDpoTrainer
         foreach (var (name, p) in model.Module.named_parameters())
         {
             sha.AppendData(Encoding.UTF8.GetBytes(name + ":" + p.dtype + ":"));
-            using var c = p.detach().contiguous();
-            sha.AppendData(c.bytes);
+            Checkpoints.TensorBytes.ForEachChunk(p, p.dtype, bytes => sha.AppendData(bytes));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }

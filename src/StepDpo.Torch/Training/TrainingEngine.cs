@@ -181,7 +181,7 @@ public sealed class TrainingEngine
     // ---- checkpoints -------------------------------------------------------------------------------------------
 
     const string StateFile = "trainer_state.json";
-    const string OptimizerFile = "optimizer.bin";
+    const string OptimizerFile = "optimizer.safetensors";
 
     sealed record TrainerState(int Step, int Seed, string DataKey, string TrajectoryKey, string RngState);
 
