@@ -190,6 +190,8 @@ public sealed class LoraSection
     [Range(1, 4096)] public int Rank { get; set; } = 16;
     [Range(0, 1e6)] public double Alpha { get; set; } = 32;
     public List<string> TargetModules { get; set; } = new() { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
+    [Doc("false: final/ is the PEFT adapter (adapter_config.json, adapter_model.safetensors); true: final/ is the merged model and the adapter goes to adapter/")]
+    public bool Merge { get; set; } = false;
 }
 
 public sealed class BenchmarkSpec

@@ -16,7 +16,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class SftStage : PipelineStage
 {
     public override string Name => "sft";
-    public override int Version => 1;
+    public override int Version => 2;
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -31,7 +31,7 @@ public sealed class SftStage : PipelineStage
         }
         else startDir = ModelStore.StartModelDir(ctx);
 
-        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
+        var (model, tokenizer) = ModelStore.Load(startDir, s.Dtype);
         using var _ = model;
         string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
         var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));

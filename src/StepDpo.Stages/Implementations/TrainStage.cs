@@ -14,12 +14,13 @@ namespace StepDpo.Stages.Implementations;
 /// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
 /// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
 /// (pairs, start model, tokenisation): no second model is ever held in memory, and a rerun with another beta or
-/// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
+/// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint; with LoRA the PEFT adapter,
+/// or with lora.merge the merged checkpoint and adapter/).
 /// </summary>
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 1;
+    public override int Version => 2;
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -30,7 +31,8 @@ public sealed class TrainStage : PipelineStage
         if (m.Train.Backend == "trl") return Trl(ctx, pairs, ct);
 
         string startDir = ModelStore.StartModelDir(ctx);
-        var (model, tokenizer) = ModelStore.Load(startDir, "float32");
+        // Straight into the training dtype: a bf16 checkpoint never exists as fp32 in memory.
+        var (model, tokenizer) = ModelStore.Load(startDir, m.Train.Dtype);
         using var _ = model;
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
         var pairTokenizer = new PairTokenizer(tokenizer, options);
@@ -59,10 +61,30 @@ public sealed class TrainStage : PipelineStage
                 train.SetValue(step.Step);
                 train.Describe($"train step {step.Step}/{step.TotalSteps} loss {step["loss"]:F3} acc {step["rewards/accuracies"]:F2}");
             }, ct,
-            dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
+            dir =>
+            {
+                // With LoRA a checkpoint and final/ hold the adapter alone (the base stays where it is).
+                if (options.Lora is null) Checkpoint.Save(model, dir, startDir);
+                else PeftAdapter.Save(model, dir, baseModel: Path.GetFullPath(startDir), tokenizerFrom: startDir);
+                return Task.CompletedTask;
+            });
+        // The trainer leaves the adapters merged into the model: the merged export is a plain save.
+        if (m.Train.Lora is { Merge: true }) ExportMerged(model, ctx.Dir, startDir);
         Count(ctx, "steps", result.Steps);
         RecordFinalMetrics(ctx, result.LastStep);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Subfolder of the adapter when lora.merge makes final/ the merged model.</summary>
+    public const string AdapterFolder = "adapter";
+
+    /// <summary>lora.merge: the adapter moves from final/ to adapter/, and final/ becomes the merged HF checkpoint.</summary>
+    static void ExportMerged(Torch.Model.CausalLM merged, string stageDir, string startDir)
+    {
+        string final = Path.Combine(stageDir, ModelStore.ModelFolder), adapter = Path.Combine(stageDir, AdapterFolder);
+        if (Directory.Exists(adapter)) Directory.Delete(adapter, recursive: true);
+        Directory.Move(final, adapter);
+        Checkpoint.Save(merged, final, startDir);
     }
 
     /// <summary>

@@ -27,11 +27,13 @@ public static class Checkpoint
     /// The model's tensors are allocated uncommitted and filled straight from the files, chunk by chunk, converting stored
     /// F32/BF16/F16 on the way: no tensor exists twice and nothing is staged in another dtype, so loading a bf16 checkpoint
     /// into bf16 weights needs the checkpoint's size in memory plus one chunk (measured: the `checkpoint` benchmark).
-    /// Missing, unexpected and mis-shaped tensors are errors that name them.
+    /// Missing, unexpected and mis-shaped tensors are errors that name them. A PEFT LoRA adapter folder loads as its base
+    /// model with the adapter merged (see <see cref="PeftAdapter"/>).
     /// </summary>
     public static CausalLM Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (!Directory.Exists(folder)) throw new StepDpoException($"{folder}: model folder not found");
+        if (PeftAdapter.IsAdapterFolder(folder)) return PeftAdapter.LoadMerged(folder, dtype, device);
         var config = ModelConfig.Load(System.IO.Path.Combine(folder, ConfigFile));
         var model = new CausalLM(config, dtype);
         try
@@ -105,7 +107,19 @@ public static class Checkpoint
     /// an existing folder is replaced.
     /// </summary>
     public static void Save(CausalLM model, string folder, string? tokenizerFrom = null, ScalarType? saveDtype = null,
-        long maxShardBytes = DefaultMaxShardBytes)
+        long maxShardBytes = DefaultMaxShardBytes) => WriteFolder(folder, temp =>
+    {
+        var dtype = saveDtype ?? model.DType;
+        var config = model.Config with { TorchDtype = DTypeName(dtype) };
+        WriteWeights(model, temp, dtype, maxShardBytes);
+        File.WriteAllText(System.IO.Path.Combine(temp, ConfigFile), config.ToJson());
+        File.WriteAllText(System.IO.Path.Combine(temp, GenerationConfigFile), GenerationConfigJson(config));
+        if (tokenizerFrom is not null) CopyTokenizer(tokenizerFrom, temp);
+    });
+
+    /// <summary>Writes a folder under a temporary name next to it and renames it into place at the end, replacing an
+    /// existing one: a killed write never looks complete, and no temporary is left behind on failure.</summary>
+    internal static void WriteFolder(string folder, Action<string> write)
     {
         folder = System.IO.Path.GetFullPath(folder.TrimEnd('/'));
         var parent = System.IO.Path.GetDirectoryName(folder)!;
@@ -114,12 +128,7 @@ public static class Checkpoint
         Directory.CreateDirectory(temp);
         try
         {
-            var dtype = saveDtype ?? model.DType;
-            var config = model.Config with { TorchDtype = DTypeName(dtype) };
-            WriteWeights(model, temp, dtype, maxShardBytes);
-            File.WriteAllText(System.IO.Path.Combine(temp, ConfigFile), config.ToJson());
-            File.WriteAllText(System.IO.Path.Combine(temp, GenerationConfigFile), GenerationConfigJson(config));
-            if (tokenizerFrom is not null) CopyTokenizer(tokenizerFrom, temp);
+            write(temp);
             Replace(temp, folder);
         }
         catch
@@ -171,7 +180,7 @@ public static class Checkpoint
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    static void CopyTokenizer(string source, string destination)
+    internal static void CopyTokenizer(string source, string destination)
     {
         if (File.Exists(source))
         {
