@@ -1,6 +1,7 @@
 // Benchmarks: `./build.sh Bench --bench "SUITE [ARGS]"` or `dotnet run -c Release --project tests/StepDpo.Bench -- SUITE [ARGS]`.
 // Each suite measures against a baseline in the same run and prints ratios.
 using StepDpo.Bench;
+using StepDpo.Bench.Probes;
 using StepDpo.Bench.Stages;
 
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
@@ -12,7 +13,10 @@ var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)
     ["synthetic"] = ("synthetic world generation speed and lengths", a => Task.FromResult(SyntheticBench.Run(a))),
     ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),
     ["openai"] = ("completions client throughput against a loopback server", a => OpenAiClientBench.RunAsync(a.Length > 0 ? int.Parse(a[0]) : 2000)),
+    ["memory"] = ("memory plan vs measured peak of a training step, three model sizes, full / checkpointing / LoRA", a => Sync(() => MemoryPlanBench.Run(a))),
 };
+// A child process of the memory benchmarks: measures one piece of work in a fresh address space (Probes/MemoryProbe.cs).
+if (args is ["probe", ..]) return ProbeScenarios.Run(args[1..]);
 
 if (args.Length == 0 || !suites.ContainsKey(args[0]))
 {

@@ -47,7 +47,11 @@ public sealed class AdamW : IDisposable
         using var scope = NewDisposeScope();
         var total = zeros(1, ScalarType.Float32);
         foreach (var s in slots)
-            if (s.Parameter.grad is Tensor g) total += g.to(ScalarType.Float32).pow(2).sum();
+        {
+            // One tensor's fp32 temporaries at a time: in the outer scope they would pile up to 8 bytes per parameter.
+            using var perTensor = NewDisposeScope();
+            if (s.Parameter.grad is Tensor g) total.add_(g.to(ScalarType.Float32).pow(2).sum());
+        }
         return Math.Sqrt(total.item<float>());
     }
 
