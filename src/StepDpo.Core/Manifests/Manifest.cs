@@ -92,14 +92,16 @@ public sealed class SyntheticSection
 }
 
 /// <summary>Optimiser settings shared by SFT and Step-DPO training.</summary>
-public abstract class OptimSection
+public abstract class OptimSection : IValidatable
 {
     [Range(0, 1)] public double LearningRate { get; set; } = 5e-7;
     [OneOf("cosine", "linear", "constant")] public string LrScheduler { get; set; } = "cosine";
     [Range(0, 1)] public double WarmupRatio { get; set; } = 0.1;
     [Range(0, 10_000)] public int Epochs { get; set; } = 1;
-    [Range(1, 1_000_000), Doc("sequences per forward pass on one device")]
-    public int PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), AllowsAuto, Doc("sequences per forward pass on one device; auto: the largest that fits the device by the memory plan (`stepdpo plan --memory`), with global_batch_size")]
+    public int? PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), Doc("with per_device_batch_size: auto, the examples per optimiser step to keep (micro-batch x accumulation x devices)")]
+    public int? GlobalBatchSize { get; set; }
     [Range(1, 1_000_000)] public int GradientAccumulationSteps { get; set; } = 1;
     [Range(1, 1_000_000), Doc("data-parallel devices (global batch = per_device x accumulation x devices)")]
     public int NumDevices { get; set; } = 1;
@@ -111,6 +113,16 @@ public abstract class OptimSection
     [Range(0, int.MaxValue), Doc("write a resumable checkpoint every N optimiser steps (0: only at the end)")]
     public int SaveSteps { get; set; } = 0;
     [OneOf("auto", "cpu", "cuda")] public string Device { get; set; } = "auto";
+
+    public virtual IEnumerable<string> Validate()
+    {
+        if (PerDeviceBatchSize is null && GlobalBatchSize is null)
+            yield return "per_device_batch_size: auto needs global_batch_size (the examples per optimiser step to keep)";
+        if (PerDeviceBatchSize is not null && GlobalBatchSize is not null)
+            yield return "global_batch_size is only read with per_device_batch_size: auto (else the global batch is per_device_batch_size x gradient_accumulation_steps x num_devices)";
+        if (GlobalBatchSize is int global && global % NumDevices != 0)
+            yield return $"global_batch_size {global} is not a multiple of num_devices {NumDevices}";
+    }
 }
 
 public sealed class SftSection : OptimSection

@@ -35,6 +35,8 @@ public sealed class SftStage : PipelineStage
         using var _ = model;
         string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
         var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));
+        options = TrainOptionsFrom.FitBatch(s, options, model.Config, n => MicroBatchShape.Sft(n, options.MaxLength),
+            TrainOptionsFrom.Device(s), ctx.Counters);
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var pool = ProblemPool.SftExamples(m, ctx.Workspace);
         var examples = pool.Problems

@@ -35,6 +35,8 @@ public sealed class TrainStage : PipelineStage
         var (model, tokenizer) = ModelStore.Load(startDir, m.Train.Dtype);
         using var _ = model;
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
+        options = TrainOptionsFrom.FitBatch(m.Train, options, model.Config,
+            n => MicroBatchShape.StepDpo(n, options.MaxLength, options.SharedPrefix), TrainOptionsFrom.Device(m.Train), ctx.Counters);
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var tokenized = pairs.Select((p, i) => pairTokenizer.Tokenize(new PreferencePair(
                 PromptTemplates.TrainingCondition(m.Model.Template, p.Prompt, p.InitialReasonSteps), p.Chosen, p.Rejected),
@@ -96,6 +98,8 @@ public sealed class TrainStage : PipelineStage
     static Task Trl(StageContext ctx, IReadOnlyList<StepDpoPair> pairs, CancellationToken ct)
     {
         var m = ctx.Manifest;
+        if (m.Train.PerDeviceBatchSize is null)
+            throw new StepDpoException("train.per_device_batch_size: auto is planned for the local trainer; set a number for train.backend trl");
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
         string modelPath = m.Model.Path is { } p && !ctx.UpstreamDirs.ContainsKey("sft") ? p : ModelStore.StartModelDir(ctx);
         var launch = TrlBackend.Write(ctx.Dir, pairs.Select(q => new StepDpoRecord(q.Prompt, q.InitialReasonSteps, q.Chosen, q.Rejected)).ToList(),
