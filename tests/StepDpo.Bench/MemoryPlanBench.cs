@@ -18,12 +18,12 @@ public static class MemoryPlanBench
 {
     public static void Run(string[] args)
     {
-        string Arg(string name, string fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        string Arg(string name, string fallback) => BenchArgs.Option(args, name, fallback);
         var models = Arg("--models", string.Join(",", BenchModels.Names)).Split(',');
         int prompt = int.Parse(Arg("--prompt", "384")), completion = int.Parse(Arg("--completion", "64"));
         int micro = int.Parse(Arg("--micro", "2")), accumulation = int.Parse(Arg("--accumulation", "2"));
         Console.WriteLine($"memory plan vs measured peak: Step-DPO step, bf16, pairs of {prompt} + {completion} + {completion} tokens " +
-            $"(shared prefix), micro-batch {micro} x accumulation {accumulation}; STEPDPO_THREADS={Environment.GetEnvironmentVariable("STEPDPO_THREADS") ?? "unset"}, " +
+            $"(shared prefix), micro-batch {micro} x accumulation {accumulation}; STEPDPO_THREADS={BenchArgs.Threads}, " +
             $"load average {MemoryProbe.LoadAverage()}");
         Console.WriteLine();
         Console.WriteLine("| model | parameters | run | trainable | plan: weights / grads / optimizer / activations (MB) | plan MB | measured MB (tensors) | measured / plan | measured MB (glibc default) |");
