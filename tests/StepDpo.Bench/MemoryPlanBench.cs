@@ -11,7 +11,7 @@ namespace StepDpo.Bench;
 /// full fine-tuning, full fine-tuning with activation checkpointing, and LoRA (rank 16 on all 7 projections), each in a
 /// fresh process (peak RSS above the loaded runtime). The last columns compare LoRA's trainable state with full
 /// fine-tuning's. Options: --models a,b (default: all three), --prompt N, --completion N, --micro N, --accumulation N,
-/// --components (also the layer and LM-head terms, each measured alone).
+/// --components (instead of whole steps, the plan's layer and LM-head terms, each measured alone).
 /// Run: STEPDPO_THREADS=1 dotnet run -c Release --project tests/StepDpo.Bench -- memory
 /// </summary>
 public static class MemoryPlanBench
@@ -22,6 +22,11 @@ public static class MemoryPlanBench
         var models = Arg("--models", string.Join(",", BenchModels.Names)).Split(',');
         int prompt = int.Parse(Arg("--prompt", "384")), completion = int.Parse(Arg("--completion", "64"));
         int micro = int.Parse(Arg("--micro", "2")), accumulation = int.Parse(Arg("--accumulation", "2"));
+        if (args.Contains("--components"))
+        {
+            Components(models, prompt, completion, micro);
+            return;
+        }
         Console.WriteLine($"memory plan vs measured peak: Step-DPO step, bf16, pairs of {prompt} + {completion} + {completion} tokens " +
             $"(shared prefix), micro-batch {micro} x accumulation {accumulation}; STEPDPO_THREADS={BenchArgs.Threads}, " +
             $"load average {MemoryProbe.LoadAverage()}");
@@ -48,7 +53,6 @@ public static class MemoryPlanBench
                     $"{planMb:F0} | {mb:F0} | {mb / planMb:F2} | {glibc:F0} |");
             }
         }
-        if (args.Contains("--components")) Components(models, prompt, completion, micro);
         Console.WriteLine($"\nload average at the end: {MemoryProbe.LoadAverage()}");
     }
 
@@ -71,9 +75,10 @@ public static class MemoryPlanBench
                 var lora = rank > 0 ? new LoraOptions { Rank = rank, TargetModules = ProbeScenarios.AllProjections } : null;
                 var layer = MemoryProbe.Run("layer", MemoryProbe.TensorsOnly, ("model", name), ("micro", micro), ("prompt", prompt),
                     ("completion", completion), ("lora", rank));
-                double keeps = plan.LayerBytesPerToken(shape.Width, lora) * shape.Tokens / 1048576.0;
+                long keptBytes = plan.LayerBytesPerToken(shape.Width, lora) * shape.Tokens;
+                double keeps = keptBytes / 1048576.0, backward = (keptBytes + MemoryPlan.LayerTemporaries(keptBytes)) / 1048576.0;
                 Console.WriteLine($"| {name} | {(rank > 0 ? "LoRA r16" : "full")} | {layer["layer_kept_mb"]:F1} / {keeps:F1} | " +
-                    $"{layer["layer_backward_hwm_mb"]:F1} / {(1 + MemoryPlan.LayerBackwardFactor) * keeps:F1} | " +
+                    $"{layer["layer_backward_hwm_mb"]:F1} / {backward:F1} | " +
                     $"{head["forward_hwm_mb"]:F0} / {plan.LogitBytes(shape, backward: false) / 1048576.0:F0} | " +
                     $"{head["backward_hwm_mb"]:F0} / {plan.LogitBytes(shape, backward: true) / 1048576.0:F0} |");
             }

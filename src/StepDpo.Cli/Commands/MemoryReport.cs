@@ -32,7 +32,7 @@ public static class MemoryReport
         var text = new StringBuilder();
         text.AppendLine($"memory plan for {m.Name} on {device}: {Gb(total)} GB, {Gb(usable)} GB usable ({Headroom(device)})");
         text.AppendLine($"model {m.Model.Path ?? $"{m.Model.Init!.Arch}/{m.Model.Init.Preset} (random init)"}: {config.ModelType}, " +
-            $"{plan.Parameters / 1e9:F2} B parameters, {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocabulary {config.VocabSize}; " +
+            $"{(plan.Parameters >= 1e9 ? $"{plan.Parameters / 1e9:F2} B" : $"{plan.Parameters / 1e6:F2} M")} parameters, {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocabulary {config.VocabSize}; " +
             $"training in {t.Dtype}");
         text.AppendLine($"train: global batch {global} pairs per step on one device; worst case per pair 2 x max_length = {2 * t.MaxLength} tokens " +
             "in one shared-prefix row; the reference log-probs are computed once and cached, so no reference model is held");
