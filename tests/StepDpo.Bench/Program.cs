@@ -1,6 +1,7 @@
 // Benchmarks: `./build.sh Bench --bench "SUITE [ARGS]"` or `dotnet run -c Release --project tests/StepDpo.Bench -- SUITE [ARGS]`.
 // Each suite measures against a baseline in the same run and prints ratios.
 using StepDpo.Bench;
+using StepDpo.Bench.Probes;
 using StepDpo.Bench.Stages;
 
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
@@ -14,7 +15,12 @@ var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)
     ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),
     ["openai"] = ("completions client throughput against a loopback server", a => OpenAiClientBench.RunAsync(a.Length > 0 ? int.Parse(a[0]) : 2000)),
     ["serve"] = ("stepdpo serve: start-to-ready, req/s and tokens/s at concurrency 1 and 16 vs the engine in process", ServeBench.RunAsync),
+    ["memory"] = ("memory plan vs measured peak of a training step, three model sizes, full / checkpointing / LoRA", a => Sync(() => MemoryPlanBench.Run(a))),
+    ["checkpoint"] = ("peak host memory to load a bf16 checkpoint, as a multiple of its size", a => Sync(() => CheckpointBench.Run(a))),
+    ["realshapes"] = ("Qwen2-0.5B shapes: Step-DPO step, reference pass, generation: time, tokens/s, peak vs plan", a => Sync(() => RealShapesBench.Run(a))),
 };
+// A child process of the memory benchmarks: measures one piece of work in a fresh address space (Probes/MemoryProbe.cs).
+if (args is ["probe", ..]) return ProbeScenarios.Run(args[1..]);
 
 if (args.Length == 0 || !suites.ContainsKey(args[0]))
 {

@@ -48,6 +48,20 @@ public class CheckpointTests
         var index = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, Checkpoint.IndexFile)))!;
         long totalBytes = original.parameters().Sum(p => p.NumberOfElements * 4);
         Assert.Equal(totalBytes, index["metadata"]!["total_size"]!.GetValue<long>());
+        // HF's names (model-00001-of-0000N), every tensor in the shard the weight map names, shards within the limit
+        // unless one tensor alone is larger.
+        var map = index["weight_map"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>());
+        Assert.Equal(original.named_parameters().Select(p => p.name).Order(), map.Keys.Order());
+        foreach (var shard in shards)
+        {
+            string file = Path.GetFileName(shard);
+            Assert.Matches($"^model-000(0[1-9]|[1-9][0-9])-of-{shards.Length:D5}\\.safetensors$", file);
+            using var reader = new SafeTensorsReader(shard);
+            Assert.Equal(map.Where(kv => kv.Value == file).Select(kv => kv.Key).Order(), reader.Entries.Keys.Order());
+            long bytes = reader.Entries.Values.Sum(e => e.End - e.Begin);
+            Assert.True(bytes <= 20_000 || reader.Entries.Count == 1, $"{file}: {bytes} bytes");
+        }
+        Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, ".*")); // the temporary folder is gone
         using var reloaded = Checkpoint.Load(folder);
         AssertSameWeights(original, reloaded);
     }

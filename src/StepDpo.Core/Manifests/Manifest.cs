@@ -90,8 +90,10 @@ public abstract partial class OptimSection
     [OneOf("cosine", "linear", "constant")] public string LrScheduler { get; set; } = "cosine";
     [Range(0, 1)] public double WarmupRatio { get; set; } = 0.1;
     [Range(1, 10_000)] public int Epochs { get; set; } = 1;
-    [Range(1, 1_000_000), Doc("sequences per forward pass on one device")]
-    public int PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), AllowsAuto, Doc("sequences per forward pass on one device; auto: the largest that fits the device by the memory plan (`stepdpo plan --memory`), with global_batch_size")]
+    public int? PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), Doc("with per_device_batch_size: auto, the examples per optimiser step to keep (micro-batch x accumulation x devices)")]
+    public int? GlobalBatchSize { get; set; }
     [Range(1, 1_000_000)] public int GradientAccumulationSteps { get; set; } = 1;
     [Range(1, 1_000_000), Doc("data-parallel devices (global batch = per_device x accumulation x devices)")]
     public int NumDevices { get; set; } = 1;
@@ -267,6 +269,8 @@ public sealed partial class LoraSection
     [OneOf("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"),
      Doc("the linear layers that get adapters (names of the Qwen2/Llama modules)")]
     public List<string> TargetModules { get; set; } = new() { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
+    [Doc("false: final/ is the PEFT adapter (adapter_config.json, adapter_model.safetensors); true: final/ is the merged model and the adapter goes to adapter/")]
+    public bool Merge { get; set; } = false;
 }
 
 public sealed partial class BenchmarkSpec

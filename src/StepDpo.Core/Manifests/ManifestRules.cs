@@ -93,6 +93,13 @@ public abstract partial class OptimSection : IValidatable
     public virtual IEnumerable<Violation> Validate()
     {
         if (LearningRate == 0) yield return new("0 never changes the weights: it must be above 0", "learning_rate");
+        if (PerDeviceBatchSize is null && GlobalBatchSize is null)
+            yield return new("auto needs global_batch_size (the examples per optimiser step to keep)", "per_device_batch_size");
+        if (PerDeviceBatchSize is not null && GlobalBatchSize is not null)
+            yield return new("is only read with per_device_batch_size: auto (else the global batch is per_device_batch_size x " +
+                "gradient_accumulation_steps x num_devices)", "global_batch_size");
+        if (GlobalBatchSize is int global && global % NumDevices != 0)
+            yield return new($"{global} is not a multiple of num_devices {NumDevices}", "global_batch_size", "num_devices");
     }
 }
 

@@ -16,7 +16,7 @@ namespace StepDpo.Stages.Implementations;
 public sealed class SftStage : PipelineStage
 {
     public override string Name => "sft";
-    public override int Version => 2; // 2: loaded in the training dtype on model.device; unpacked rows use causal SDPA
+    public override int Version => 3; // 3: loaded in the training dtype on model.device; optimizer.safetensors; per_device_batch_size auto
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -36,6 +36,8 @@ public sealed class SftStage : PipelineStage
         var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
         using var _ = model;
         string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
+        options = TrainOptionsFrom.FitBatch(s, options, model.Config, n => MicroBatchShape.Sft(n, options.MaxLength),
+            TrainOptionsFrom.Device(m), ctx.Counters);
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var pool = ProblemPool.SftExamples(m, ctx.Workspace);
         var examples = pool.Problems

@@ -16,13 +16,13 @@ namespace StepDpo.Stages.Implementations;
 /// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
 /// (pairs, start model, dtype, device, micro-batch, tokenisation): no second model is ever held in memory, and a rerun
 /// with another beta or learning rate reuses them. Output: metrics.jsonl/csv (TRL 1.x metric names), checkpoints, final/
-/// (HF checkpoint). Version 3: a list of TRL loss types with weights (rpo_alpha became [sigmoid, sft]); logits/*, entropy
+/// (HF checkpoint; with LoRA the PEFT adapter, or with lora.merge the merged checkpoint and adapter/). Version 3: a list of TRL loss types with weights (rpo_alpha became [sigmoid, sft]); logits/*, entropy
 /// and mean_token_accuracy logged, nll_loss no longer (v2: the TRL dialects and their import).
 /// </summary>
 public sealed class TrainStage : PipelineStage
 {
     public override string Name => "train";
-    public override int Version => 4; // 4: loaded in the training dtype on model.device; unpacked rows use causal SDPA
+    public override int Version => 5; // 5: optimizer.safetensors, PEFT adapters, per_device_batch_size auto; 4: loaded in the training dtype on model.device, causal SDPA
 
     public override Task RunAsync(StageContext ctx, CancellationToken ct)
     {
@@ -34,9 +34,12 @@ public sealed class TrainStage : PipelineStage
 
         string startDir = ModelStore.StartModelDir(ctx);
         var options = TrainOptionsFrom.StepDpo(m.Train, ctx.Seed("train"));
-        // Loaded straight in the training dtype onto model.device; the reference pass runs there too.
+        // Loaded straight in the training dtype onto model.device (a bf16 checkpoint never exists as fp32 in memory);
+        // the reference pass runs there too.
         var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
         using var _ = model;
+        options = TrainOptionsFrom.FitBatch(m.Train, options, model.Config,
+            n => MicroBatchShape.StepDpo(n, options.MaxLength, options.SharedPrefix), TrainOptionsFrom.Device(m), ctx.Counters);
         var pairTokenizer = new PairTokenizer(tokenizer, options);
         var tokenized = pairs.Select((p, i) => pairTokenizer.Tokenize(new PreferencePair(
                 PromptTemplates.TrainingCondition(m.Model.Template, p.Prompt, p.InitialReasonSteps), p.Chosen, p.Rejected),
@@ -66,10 +69,30 @@ public sealed class TrainStage : PipelineStage
                 train.SetValue(step.Step);
                 train.Describe($"train step {step.Step}/{step.TotalSteps} loss {step["loss"]:F3} acc {step["rewards/accuracies"]:F2}");
             }, ct,
-            dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
+            dir =>
+            {
+                // With LoRA a checkpoint and final/ hold the adapter alone (the base stays where it is).
+                if (options.Lora is null) Checkpoint.Save(model, dir, startDir);
+                else PeftAdapter.Save(model, dir, baseModel: Path.GetFullPath(startDir), tokenizerFrom: startDir);
+                return Task.CompletedTask;
+            });
+        // The trainer leaves the adapters merged into the model: the merged export is a plain save.
+        if (m.Train.Lora is { Merge: true }) ExportMerged(model, ctx.Dir, startDir);
         Count(ctx, "steps", result.Steps);
         RecordFinalMetrics(ctx, result.LastStep);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Subfolder of the adapter when lora.merge makes final/ the merged model.</summary>
+    public const string AdapterFolder = "adapter";
+
+    /// <summary>lora.merge: the adapter moves from final/ to adapter/, and final/ becomes the merged HF checkpoint.</summary>
+    static void ExportMerged(Torch.Model.CausalLM merged, string stageDir, string startDir)
+    {
+        string final = Path.Combine(stageDir, ModelStore.ModelFolder), adapter = Path.Combine(stageDir, AdapterFolder);
+        if (Directory.Exists(adapter)) Directory.Delete(adapter, recursive: true);
+        Directory.Move(final, adapter);
+        Checkpoint.Save(merged, final, startDir);
     }
 
     /// <summary>
@@ -83,6 +106,8 @@ public sealed class TrainStage : PipelineStage
     static Task Trl(StageContext ctx, IReadOnlyList<StepDpoPair> pairs, CancellationToken ct)
     {
         var m = ctx.Manifest;
+        if (m.Train.PerDeviceBatchSize is null)
+            throw new StepDpoException("train.per_device_batch_size: auto is planned for the local trainer; set a number for train.backend trl");
         string output = ctx.File(TrlExport.OutputFolder);
         var dialect = TrlDialect.Of(m.Train.Trl.Version);
         if (TrlOutput.Incomplete(output) is { } notYet)

@@ -10,11 +10,14 @@ namespace StepDpo.Torch.Model;
 // its weights are loaded into it (the checkpoint never exists twice in memory, and never on the wrong device).
 #pragma warning disable IDE1006 // HF naming on purpose, see above
 
-/// <summary>y = x Wᵀ + b, W: [out, in].</summary>
+/// <summary>y = x Wᵀ + b, W: [out, in]; plus s B A x when a LoRA <see cref="Adapter"/> is attached.</summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     public readonly Parameter? bias;
+    /// <summary>Attached by the LoRA trainer after construction, so it is not a registered submodule: the model's
+    /// parameters and checkpoint keys stay the HF ones, and the adapter is saved in PEFT's layout on its own.</summary>
+    public LowRankAdapter? Adapter { get; set; }
 
     public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype, Device? device) : base(nameof(Linear))
     {
@@ -23,7 +26,13 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    public override Tensor forward(Tensor x)
+    {
+        if (Adapter is null) return nn.functional.linear(x, weight, bias);
+        using var y = nn.functional.linear(x, weight, bias);
+        using var delta = Adapter.forward(x);
+        return Ops.Add(y, delta);
+    }
 }
 
 /// <summary>Token id to row of the embedding matrix [vocab, hidden].</summary>

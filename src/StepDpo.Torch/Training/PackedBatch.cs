@@ -107,11 +107,13 @@ public sealed class PackedBatch : IDisposable
     /// Only the rows that predict a scored token go through log_softmax, not the whole [B,T,V] tensor.</summary>
     public Tensor GroupLogProbs(Tensor logits)
     {
-        using var rows = PredictingRows(logits).to(ScalarType.Float32);
-        using var logp = rows.log_softmax(-1);
-        using var picked = logp.gather(1, TargetIds.unsqueeze(1)).squeeze(1);
+        // Its own scope: a view of the logits left in the caller's scope would keep all [B*T, V] of them alive through
+        // the backward pass (measured: 4 bytes per token per vocabulary entry on top of the peak).
+        using var scope = NewDisposeScope();
+        var rows = PredictingRows(logits).to(ScalarType.Float32);
+        var picked = rows.log_softmax(-1).gather(1, TargetIds.unsqueeze(1)).squeeze(1);
         // scatter_add rather than index_add: the same sums, and its backward (a gather) runs on the meta device too.
-        return zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, picked);
+        return scope.MoveToOuter(zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, picked));
     }
 
     /// <summary>The logits rows [N, V] that predict the scored tokens, in scoring order. (Indexing rather than index_select:

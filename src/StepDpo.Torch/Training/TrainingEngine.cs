@@ -48,12 +48,6 @@ public sealed class TrainingEngine
     public IReadOnlyList<string> EvalMetricNames { get; init; } = [];
     /// <summary>Writes the model (Hugging Face checkpoint when bound by the stage) into a directory.</summary>
     public required Func<string, Task> SaveModel { get; init; }
-    /// <summary>Runs after the last step, before the final model is written (LoRA merges its adapters here).</summary>
-    public Action? BeforeFinalSave { get; init; }
-    /// <summary>Runs after the step's backward passes, before the gradient norm (LoRA projects its gradients here).</summary>
-    public Action? AfterBackward { get; init; }
-    /// <summary>Runs after each optimiser step and after a resume (LoRA rebuilds the adapted weights here).</summary>
-    public Action? AfterUpdate { get; init; }
     public Action<StepMetrics>? OnStep { get; init; }
     /// <summary>Identity of the training data; a checkpoint of other data is not resumed.</summary>
     public required string DataKey { get; init; }
@@ -72,7 +66,6 @@ public sealed class TrainingEngine
 
         random.manual_seed(Options.Seed);
         var (startStep, resumedFrom) = Resume(optimizer);
-        if (startStep > 0) AfterUpdate?.Invoke();
         var log = new MetricsLog(OutputDirectory, [.. MetricNames, .. EngineMetricNames], EvalMetricNames.Select(n => "eval_" + n), startStep);
         if (Model is IGradientCheckpointable gc) gc.GradientCheckpointing = Options.GradientCheckpointing;
 
@@ -107,7 +100,6 @@ public sealed class TrainingEngine
                     loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
                     foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
                 }
-                AfterBackward?.Invoke();
                 if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
                 gradNorm = optimizer.GradNorm();
                 if (!double.IsFinite(gradNorm)) Diverged("gradient norm", gradNorm, step, epochProgress, lastCheckpoint);
@@ -115,7 +107,6 @@ public sealed class TrainingEngine
                 lr = schedule.At(step);
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
-                AfterUpdate?.Invoke();
             }
             stepClock.Stop();
 
@@ -141,7 +132,6 @@ public sealed class TrainingEngine
                 lastCheckpoint = SaveCheckpoint(step + 1, optimizer);
         }
 
-        BeforeFinalSave?.Invoke();
         string final = Path.Combine(OutputDirectory, "final");
         WriteAtomically(final, dir => SaveModel(dir).GetAwaiter().GetResult());
         return new TrainResult(final, total, last, lastEval);
@@ -181,7 +171,7 @@ public sealed class TrainingEngine
     // ---- checkpoints -------------------------------------------------------------------------------------------
 
     const string StateFile = "trainer_state.json";
-    const string OptimizerFile = "optimizer.bin";
+    const string OptimizerFile = "optimizer.safetensors";
 
     sealed record TrainerState(int Step, int Seed, string DataKey, string TrajectoryKey, string RngState);
 
