@@ -12,9 +12,9 @@ namespace StepDpo.Stages.Implementations;
 /// <summary>
 /// train: Step-DPO on pairs.jsonl. Each pair conditions on the template-rendered prompt + initial_reason_steps;
 /// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
-/// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
+/// policy itself (it IS the start model then), and cached under artifacts/store/.cache/reference/ keyed by
 /// (pairs, start model, tokenisation): no second model is ever held in memory, and a rerun with another beta or
-/// learning rate reuses them. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
+/// learning rate reuses them, in any experiment. Output: metrics.jsonl/csv, checkpoints, final/ (HF checkpoint).
 /// </summary>
 public sealed class TrainStage : PipelineStage
 {
@@ -44,7 +44,7 @@ public sealed class TrainStage : PipelineStage
         StepDpoTrainer.PrepareModel(model, options);
         string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir);
         string key = ReferenceLogProbs.CacheKey(tokenized, modelId, pairTokenizer.SettingsKey);
-        string cache = Path.Combine(ctx.Workspace.ArtifactsDir, m.Name, ".cache", "reference", key[..16] + ".jsonl");
+        string cache = Path.Combine(new ArtifactStore(ctx.Workspace.ArtifactsDir).CacheDir("reference"), key[..16] + ".jsonl");
         Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
         ReferenceLogps refs;
         using (var bar = ctx.Progress.Start("reference log-probs", tokenized.Count))
