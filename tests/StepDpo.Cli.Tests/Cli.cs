@@ -24,6 +24,20 @@ public static class Cli
     /// 2 minutes on an idle 2-core machine and 4.5 on a busy one, so the limit is well over 3x that.</summary>
     public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 1_200_000)
     {
+        using var p = Start(file, workingDirectory, args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', args)}"); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The tool as a running child whose output the caller must read (or it blocks on a full pipe).
+    /// libtorch gets one thread unless STEPDPO_THREADS says otherwise: test assemblies run in parallel on small CI
+    /// machines, and several multi-threaded libtorch processes on two cores spin against each other (10x slower).</summary>
+    public static Process Start(string workingDirectory, params string[] args) => Start("dotnet", workingDirectory, new[] { Dll }.Concat(args));
+
+    static Process Start(string file, string workingDirectory, IEnumerable<string> args)
+    {
         var psi = new ProcessStartInfo(file)
         {
             WorkingDirectory = workingDirectory,
@@ -33,11 +47,8 @@ public static class Cli
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["CI"] = "true";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', args)}"); }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        if (Environment.GetEnvironmentVariable("STEPDPO_THREADS") is null) psi.Environment["STEPDPO_THREADS"] = "1";
+        return Process.Start(psi)!;
     }
 
     /// <summary>A temp workspace holding a copy of the repo's experiments (so artifacts never touch the repo).</summary>
