@@ -54,28 +54,32 @@ public sealed class StageKillTests : IClassFixture<StageKillTests.Baseline>
         ["evaluate"] = ["summary.json", "stage.json"],
     };
 
+    public static TheoryData<string> StageNames() => new(Stages.Keys);
+
     readonly Baseline baseline;
     public StageKillTests(Baseline baseline) => this.baseline = baseline;
 
+    /// <summary>A workspace with the baseline's store but the stage's artifact, and where that artifact goes.</summary>
+    (string Expected, string Workspace, string Dir) Fresh(string stage)
+    {
+        string expected = baseline.Dirs[stage];
+        string ws = CopyWithout(stage);
+        return (expected, ws, Path.Combine(ws, Path.GetRelativePath(baseline.Workspace, expected)));
+    }
+
     [Theory]
-    [InlineData("sft")]
-    [InlineData("sample")]
-    [InlineData("verify")]
-    [InlineData("pairs")]
-    [InlineData("train")]
-    [InlineData("evaluate")]
+    [MemberData(nameof(StageNames))]
     public void A_stage_killed_twice_resumes_to_the_bytes_of_an_uninterrupted_run(string stage)
     {
         var (experiment, command, progress) = Stages[stage];
-        string expected = baseline.Dirs[stage];
-        string ws = CopyWithout(stage);
-        string dir = Path.Combine(ws, Path.GetRelativePath(baseline.Workspace, expected));
+        var (expected, ws, dir) = Fresh(stage);
         int total = Progress(expected, progress);
         Assert.True(total >= 4, $"{stage}: the baseline wrote only {total} records/steps, too few to kill in between");
 
         KillWhen(ws, stage, command, experiment, dir, atLeast: 1);
         int afterFirst = Progress(dir + ".partial", progress);
-        KillWhen(ws, stage, command, experiment, dir, atLeast: Math.Max(afterFirst + 1, total / 2));
+        // later, in the resumed run, with at least two records or steps still to go
+        KillWhen(ws, stage, command, experiment, dir, atLeast: Math.Min(Math.Max(afterFirst + 1, total / 2), total - 2));
 
         var r = Cli.Run(ws, command, "--experiment", experiment);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
@@ -84,18 +88,11 @@ public sealed class StageKillTests : IClassFixture<StageKillTests.Baseline>
     }
 
     [Theory]
-    [InlineData("sft")]
-    [InlineData("sample")]
-    [InlineData("verify")]
-    [InlineData("pairs")]
-    [InlineData("train")]
-    [InlineData("evaluate")]
+    [MemberData(nameof(StageNames))]
     public void A_stage_killed_after_its_last_record_or_checkpoint_finishes_to_the_same_bytes(string stage)
     {
         var (experiment, command, _) = Stages[stage];
-        string expected = baseline.Dirs[stage];
-        string ws = CopyWithout(stage);
-        string dir = Path.Combine(ws, Path.GetRelativePath(baseline.Workspace, expected));
+        var (expected, ws, dir) = Fresh(stage);
         CopyDirectory(expected, dir + ".partial");
         foreach (var name in FinalFiles[stage])
         {
@@ -149,7 +146,7 @@ public sealed class StageKillTests : IClassFixture<StageKillTests.Baseline>
         return bytes.Count(b => b == (byte)'\n');
     }
 
-    /// <summary>A workspace with the baseline's store, minus the stage's artifact (and the reference log-prob cache,
+    /// <summary>A workspace with the baseline's artifacts but the stage's (and without the reference log-prob cache,
     /// which a killed train must be able to rebuild).</summary>
     string CopyWithout(string stage)
     {
