@@ -32,8 +32,8 @@ public static class Cli
     }
 
     /// <summary>The tool as a running child whose output the caller must read (or it blocks on a full pipe).
-    /// libtorch gets one thread unless STEPDPO_THREADS says otherwise: test assemblies run in parallel on small CI
-    /// machines, and several multi-threaded libtorch processes on two cores spin against each other (10x slower).</summary>
+    /// libtorch gets one thread unless STEPDPO_THREADS says otherwise: test classes and assemblies run in parallel, and
+    /// multi-threaded libtorch processes on a small machine spin against each other (13x slower measured on 2 cores).</summary>
     public static Process Start(string workingDirectory, params string[] args) => Start("dotnet", workingDirectory, new[] { Dll }.Concat(args));
 
     static Process Start(string file, string workingDirectory, IEnumerable<string> args)
