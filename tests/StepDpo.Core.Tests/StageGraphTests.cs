@@ -291,8 +291,13 @@ public class StageGraphTests
         var now = await Run(g, Manifest(ws));
         var store = new ArtifactStore(ws.Workspace.ArtifactsDir);
         var keep = now.Stages.Select(s => (s.Name, s.Key!)).ToHashSet();
+        // reference log-prob caches: kept while a kept artifact names it in its counters (as train does)
+        string used = ws.Write("artifacts/store/.cache/reference/0011.jsonl", "{}\n"), unused = ws.Write("artifacts/store/.cache/reference/2233.jsonl", "{}\n");
+        var record = JsonNode.Parse(File.ReadAllText(Path.Combine(now["c"].Dir!, "stage.json")))!;
+        record["counters"]!["reference_logps"] = "artifacts/store/.cache/reference/0011.jsonl";
+        File.WriteAllText(Path.Combine(now["c"].Dir!, "stage.json"), record.ToJsonString());
         var garbage = StoreGarbage.Find(store, keep);
-        Assert.Equal(new[] { old["b"].Dir, old["c"].Dir }, garbage.Select(i => i.Path));
+        Assert.Equal(new[] { old["b"].Dir, old["c"].Dir, unused }, garbage.Select(i => i.Path));
         Assert.Equal(StoreGarbage.Bytes(old["b"].Dir!), garbage[0].Bytes);
         Assert.Contains("complete, written by x", garbage[0].What);
         ws.Write("artifacts/other/b", "../store/b/" + old["b"].Key + "\n");   // another experiment's view of an old key
@@ -304,6 +309,8 @@ public class StageGraphTests
         Assert.False(File.Exists(old["b"].Dir + ArtifactStore.LockSuffix));
         Assert.False(File.Exists(Path.Combine(ws.Root, "artifacts", "other", "b")));
         Assert.All(now.Stages, s => Assert.True(Directory.Exists(s.Dir)));
+        Assert.True(File.Exists(used));
+        Assert.False(File.Exists(unused));
         Assert.All(g.Plan(Manifest(ws)).Stages, s => Assert.Equal(StageStatus.Cached, s.Status));
         Assert.Empty(StoreGarbage.Find(store, keep));
     }

@@ -53,8 +53,8 @@ public sealed class ArtifactStore
         string? relative = info.LinkTarget;
         if (relative is null && info.Exists && info.Length < 1024)
         {
-            relative = File.ReadAllText(view).Trim();
-            if (!relative.Replace('\\', '/').StartsWith($"../{StoreFolder}/", StringComparison.Ordinal)) return null;
+            relative = File.ReadAllText(view).Trim().Replace('\\', '/');   // '/' works on Windows too
+            if (!relative.StartsWith($"../{StoreFolder}/", StringComparison.Ordinal)) return null;
         }
         return relative is null ? null : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(view)!, relative));
     }
@@ -68,7 +68,7 @@ public sealed class ArtifactStore
         Directory.CreateDirectory(Path.GetDirectoryName(view)!);
         if (!symlinks)
         {
-            AtomicFile.WriteAllText(view, target + "\n");
+            AtomicFile.WriteAllText(view, target.Replace('\\', '/') + "\n");
             return;
         }
         // Delete and create: two runs of one experiment may replace the view at the same moment; the last one wins.
