@@ -26,6 +26,7 @@ public static class Registry
         config.AddCommand<EvalCommand>("eval").WithDescription("run up to the evaluate stage");
         config.AddCommand<ReportCommand>("report").WithDescription("run everything up to the report");
         config.AddCommand<LocateCommand>("locate").WithDescription("score a first-error locator: verify against the exact checker, or Monte Carlo on labelled samples (--samples)");
+        config.AddCommand<GcCommand>("gc").WithDescription("remove store artifacts that no manifest in experiments/ references (lists them first; --dry-run, --yes)");
         config.AddCommand<CheckCommand>("check").WithDescription("check the evaluation against the manifest's expect thresholds (exit 1 on a miss)");
         // Model: model init, tokenize, logprobs, generate.
         config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Text to token ids: JSONL {\"text\"} in, {\"ids\"} out, no special tokens added.");

@@ -7,7 +7,7 @@ namespace StepDpo.Core.Manifests;
 /// </summary>
 public sealed partial class Manifest
 {
-    [RequiredKey, Doc("experiment name; artifacts go to artifacts/NAME/")]
+    [RequiredKey, Doc("experiment name; artifacts/NAME/STAGE shows the artifacts its last run used (they live in artifacts/store/)")]
     public string Name { get; set; } = "";
     public string Description { get; set; } = "";
     [Doc("master seed: every stage derives its own seeds from it")]

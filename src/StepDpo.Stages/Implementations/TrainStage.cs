@@ -13,9 +13,9 @@ namespace StepDpo.Stages.Implementations;
 /// <summary>
 /// train: Step-DPO on pairs.jsonl. Each pair conditions on the template-rendered prompt + initial_reason_steps;
 /// chosen/rejected are single steps. The start model's log-probs are computed once, before training, with the
-/// policy itself (it IS the start model then), and cached under artifacts/EXPERIMENT/.cache/reference/ keyed by
+/// policy itself (it IS the start model then), and cached under artifacts/store/.cache/reference/ keyed by
 /// (pairs, start model, dtype, device, micro-batch, tokenisation): no second model is ever held in memory, and a rerun
-/// with another beta or learning rate reuses them. Output: metrics.jsonl/csv (TRL 1.x metric names), checkpoints, final/
+/// with another beta or learning rate reuses them, in any experiment. Output: metrics.jsonl/csv (TRL 1.x metric names), checkpoints, final/
 /// (HF checkpoint; with LoRA the PEFT adapter, or with lora.merge the merged checkpoint and adapter/). Version 3: a list of TRL loss types with weights (rpo_alpha became [sigmoid, sft]); logits/*, entropy
 /// and mean_token_accuracy logged, nll_loss no longer (v2: the TRL dialects and their import).
 /// </summary>
@@ -54,7 +54,7 @@ public sealed class TrainStage : PipelineStage
         string modelId = "start:" + new ContentHasher(Path.Combine(ctx.Workspace.ArtifactsDir, ".hashes.json")).Hash(startDir) +
             $";dtype={options.Dtype};device={model.Device};micro_batch={options.MicroBatchSize}";
         string key = ReferenceLogProbs.CacheKey(tokenized, modelId, pairTokenizer.SettingsKey);
-        string cache = Path.Combine(ctx.Workspace.ArtifactsDir, m.Name, ".cache", "reference", key[..16] + ".jsonl");
+        string cache = Path.Combine(new ArtifactStore(ctx.Workspace.ArtifactsDir).CacheDir("reference"), key[..16] + ".jsonl");
         Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
         ReferenceLogps refs;
         using (var bar = ctx.Progress.Start("reference log-probs", tokenized.Count))

@@ -70,7 +70,7 @@ public sealed class TrainingEngine
         if (Model is IGradientCheckpointable gc) gc.GradientCheckpointing = Options.GradientCheckpointing;
 
         var clock = Stopwatch.StartNew();
-        StepMetrics? last = null, lastEval = null;
+        StepMetrics? last = log.LastKept(eval: false, total), lastEval = log.LastKept(eval: true, total);
         List<int[]>? plan = null;
         int planEpoch = -1;
         string? lastCheckpoint = resumedFrom;

@@ -45,7 +45,10 @@ public class KillAndRerunTests
         using (var child = StartChild(server.BaseUrl, path))
         {
             var deadline = Stopwatch.StartNew();
-            while (CompleteLines(path) < HeldAfter && !child.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(20);
+            // Both held requests must have reached the server before the kill: the 32nd can still be on its way
+            // when the 30th line lands.
+            while ((CompleteLines(path) < HeldAfter || server.Calls < HeldAfter + 2) && !child.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(60))
+                await Task.Delay(20);
             if (child.HasExited) Assert.Fail($"child ended early: {await child.StandardError.ReadToEndAsync()}");
             child.Kill(entireProcessTree: true);
             await child.WaitForExitAsync();
