@@ -185,7 +185,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("did not answer http://127.0.0.1:", r.Stderr);
         Assert.Contains("within 3 s (serve.startup_timeout_seconds)", r.Stderr);
-        var log = Directory.GetFiles(Path.Combine(world.Root, "artifacts", "tiny-serve", "sample"), "server-start.log", SearchOption.AllDirectories)
+        var log = Directory.GetFiles(Path.Combine(world.Root, "artifacts", "store", "sample"), "server-start.log", SearchOption.AllDirectories)
             .Select(File.ReadAllText).Single(l => l.Contains("never-ready"));
         AssertStopped(ServerPidsFromLog(log));
     }
@@ -216,7 +216,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        var evaluate = Path.Combine(world.Root, "artifacts", "tiny-serve", "evaluate");
+        var evaluate = Path.Combine(world.Root, "artifacts", "store", "evaluate");
         IEnumerable<string> Logs() => (Directory.Exists(evaluate) ? Directory.GetDirectories(evaluate, "*.partial") : [])
             .Select(d => Path.Combine(d, "server-start.log")).Where(File.Exists);
         static int Readies(string text) => text.Split("ready at").Length - 1;

@@ -47,7 +47,7 @@ public sealed class VerifyStage : PipelineStage
             {
                 "rule" => Rule(ctx),
                 "labels" => (s, _) => Task.FromResult(Labels(s)),
-                "rollout" => Rollout(ctx, rollouts),
+                "rollout" => Rollout(ctx, rollouts, store.Records()),
                 _ => throw new StepDpoException($"verify.method '{m.Verify.Method}' is not known"),
             };
             foreach (var s in todo)
@@ -125,14 +125,26 @@ public sealed class VerifyStage : PipelineStage
 
     /// <summary>The prefix after step i is alive when one of m continuations from it (same model, same sampling as
     /// the sample stage's backend) reaches the gold answer; the first wrong step is found by binary search.</summary>
-    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rollout(StageContext ctx, Func<SampleRecord, RolloutOracle> rollouts)
+    static Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> Rollout(StageContext ctx, Func<SampleRecord, RolloutOracle> rollouts,
+        IReadOnlyList<VerifiedRecord> stored)
     {
         int m = ctx.Manifest.Verify.Rollouts;
         var locators = new Dictionary<string, RolloutLocator>();
+        var storedByProblem = stored.Where(r => r.Estimates is not null).ToLookup(r => r.ProblemId);
         return async (s, ct) =>
         {
-            // One locator per problem: wrong samples of a problem share the rollouts of their common prefixes.
-            if (!locators.TryGetValue(s.ProblemId, out var locator)) locators[s.ProblemId] = locator = new RolloutLocator(rollouts(s), m);
+            // One locator per problem: wrong samples of a problem share the rollouts of their common prefixes. A resumed
+            // run first remembers what the stored records of the problem evaluated, so each record's cost (rollouts of
+            // prefixes its problem had not evaluated before) is the one an uninterrupted run records.
+            if (!locators.TryGetValue(s.ProblemId, out var locator))
+            {
+                locators[s.ProblemId] = locator = new RolloutLocator(rollouts(s), m);
+                foreach (var r in storedByProblem[s.ProblemId])
+                {
+                    var prefixes = Prefixes(r.Solution);
+                    foreach (var (i, estimate) in r.Estimates!) locator.Remember(prefixes[int.Parse(i)], (int)Math.Round(estimate * m));
+                }
+            }
             var found = await locator.BinarySearchAsync(Prefixes(s), ct);
             var estimates = found.Estimates.ToDictionary(e => e.Key.ToString(), e => e.Value);
             return Record(s, found.FirstWrongStep, "rollout", found.Outcome == RolloutOutcome.Located ? "located" : "problem_unsolved", estimates,
@@ -141,9 +153,11 @@ public sealed class VerifyStage : PipelineStage
     }
 
     /// <summary>prefixes[i]: the solution up to the end of step i, i = 0..S.</summary>
-    static IReadOnlyList<string> Prefixes(SampleRecord s)
+    static IReadOnlyList<string> Prefixes(SampleRecord s) => Prefixes(s.Solution);
+
+    static IReadOnlyList<string> Prefixes(string solution)
     {
-        var split = Steps.Split(s.Solution, StepStyle.Labels);
+        var split = Steps.Split(solution, StepStyle.Labels);
         return Enumerable.Range(0, split.Steps.Count + 1).Select(split.Prefix).ToList();
     }
 

@@ -189,8 +189,28 @@ public sealed class TrainingEngine
             var state = new TrainerState(step, Options.Seed, DataKey, TrajectoryKey, Convert.ToBase64String(rng.bytes.ToArray()));
             File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
         });
-        foreach (var old in Checkpoints().SkipLast(Options.SaveTotalLimit)) Directory.Delete(old.Dir, recursive: true);
+        foreach (var old in Checkpoints().SkipLast(Options.SaveTotalLimit)) Discard(old.Dir);
+        SweepIncomplete();
         return dir;
+    }
+
+    /// <summary>Deletes a checkpoint so that a kill midway never leaves a half-deleted folder that still looks like one:
+    /// it is renamed first (one step), then deleted.</summary>
+    static void Discard(string dir)
+    {
+        string trash = dir + ".deleting";
+        Directory.Move(dir, trash);
+        Directory.Delete(trash, recursive: true);
+    }
+
+    /// <summary>Removes what a killed run left under checkpoint-*: a folder being written (.tmp), being deleted
+    /// (.deleting), or without its trainer state. Found by the kill tests: a run killed while deleting an old checkpoint
+    /// left part of it, which no later run recognised as a checkpoint nor removed.</summary>
+    void SweepIncomplete()
+    {
+        var complete = Checkpoints().Select(c => c.Dir).ToHashSet();
+        foreach (var dir in Directory.EnumerateDirectories(OutputDirectory, "checkpoint-*").Where(d => !complete.Contains(d)).ToList())
+            Directory.Delete(dir, recursive: true);
     }
 
     /// <summary>Writes into dir.tmp, then renames, so a kill mid-write never leaves a half checkpoint that looks whole.</summary>
@@ -212,6 +232,7 @@ public sealed class TrainingEngine
 
     (int Step, string? Dir) Resume(AdamW optimizer)
     {
+        if (Directory.Exists(OutputDirectory)) SweepIncomplete();
         if (!Checkpoints().Any()) return (0, null);
         var (step, dir) = Checkpoints().Last();
         string statePath = Path.Combine(dir, StateFile);
