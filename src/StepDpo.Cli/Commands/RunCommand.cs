@@ -23,7 +23,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         if (format != "msbuild")
             AnsiConsole.MarkupLine($"[green]done[/]: {Markup.Escape(resolved.Manifest.Name)} " +
                 $"({plan.Stages.Count(s => s.Status == StageStatus.Cached)} stages complete)");
-        return 0;
+        return settings.Check ? CheckCommand.Check(resolved, settings.Workspace()) : 0;
     }
 
     /// <summary>In msbuild format each event is one line `stepdpo: stage=NAME status=... dir=...` (and metric lines),

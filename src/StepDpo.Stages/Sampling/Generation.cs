@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
@@ -22,7 +23,7 @@ public sealed record Generation(string Backend, object Settings)
         GenerationBackend.All[Backend].OpenAsync(Settings, model, modelDir, role, ctx, ct);
 
     /// <summary>Whether the backend runs the models itself (then the stage needs their folders).</summary>
-    public bool NeedsModelFolders => GenerationBackend.All[Backend].NeedsModelFolders;
+    [JsonIgnore] public bool NeedsModelFolders => GenerationBackend.All[Backend].NeedsModelFolders;
 }
 
 /// <summary>A generation backend (local, openai, vllm, sglang): one class each, found by <see cref="All"/>; its
