@@ -39,10 +39,10 @@ public class StageGraphTests
 
     public StageGraphTests()
     {
-        b = new("b", "a", m => new { N = m.Get(x => x.Sample.N) }, ctx => FailPoint(ctx));
+        b = new("b", "a", m => new { N = m.Get(x => x.Sample.N) }, ctx => failPoint(ctx));
     }
 
-    Func<StageContext, Task> FailPoint = _ => Task.CompletedTask;
+    Func<StageContext, Task> failPoint = _ => Task.CompletedTask;
 
     static ResolvedManifest Manifest(TempWorkspace ws, params string[] sets)
     {
@@ -98,7 +98,7 @@ public class StageGraphTests
         using var ws = new TempWorkspace();
         var g = Graph(ws);
         var m = Manifest(ws);
-        FailPoint = ctx =>
+        failPoint = ctx =>
         {
             File.WriteAllText(ctx.File("progress.txt"), "half");
             throw new IOException("killed");
@@ -112,7 +112,7 @@ public class StageGraphTests
         Assert.True(File.Exists(Path.Combine(plan["b"].Dir + ".partial", "progress.txt")));
 
         string? resumedFrom = null;
-        FailPoint = ctx =>
+        failPoint = ctx =>
         {
             resumedFrom = File.ReadAllText(ctx.File("progress.txt"));
             return Task.CompletedTask;
@@ -187,7 +187,7 @@ public class StageGraphTests
         using var ws = new TempWorkspace();
         var m = Manifest(ws);
         var gate = new TaskCompletionSource();
-        FailPoint = _ => gate.Task;
+        failPoint = _ => gate.Task;
         var first = Run(Graph(ws), m);
         while (b.Runs == 0) await Task.Delay(10);
         var waits = new List<string>();

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text;
 using System.Text.Json;
 using Spectre.Console.Cli;
 using StepDpo.Core;

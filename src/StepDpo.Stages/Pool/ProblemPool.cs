@@ -1,6 +1,5 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
-using StepDpo.Core.Manifests;
 using StepDpo.Data;
 using StepDpo.Data.Synthetic;
 
