@@ -151,7 +151,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         int serverPid = 0;
         var (exit, output, log) = RunUntilServing(longer, _ =>
         {
-            serverPid = ServerPidsFromLog(File.ReadAllText(CurrentLog!))[0];
+            serverPid = ServerPidsFromLog(File.ReadAllText(currentLog!))[0];
             Signal(serverPid, SigKill);
         });
         Assert.True(exit == 2, $"exit {exit}: {output}");
@@ -203,7 +203,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
 
     // --- helpers -----------------------------------------------------------------------------------------------
 
-    string? CurrentLog;
+    string? currentLog;
 
     /// <summary>Starts the tool, waits until the start model's server in a partial evaluate folder says "ready" and has
     /// had a second of requests, calls <paramref name="interrupt"/> with the tool's pid, and returns the tool's exit
@@ -233,13 +233,13 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
                 var text = File.ReadAllText(l);
                 return Readies(text) > before.GetValueOrDefault(l) && !text[text.LastIndexOf("ready at", StringComparison.Ordinal)..].Contains(": stopped");
             });
-            if (log is not null) { CurrentLog = log; break; }
+            if (log is not null) { currentLog = log; break; }
             Thread.Sleep(100);
         }
         Thread.Sleep(1000);
         interrupt(p.Id);
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "the tool did not exit after the interruption");
-        return (p.ExitCode, stdout.Result + stderr.Result, File.ReadAllText(CurrentLog!));
+        return (p.ExitCode, stdout.Result + stderr.Result, File.ReadAllText(currentLog!));
     }
 
     static List<JsonNode> Records(string dir, string file) =>

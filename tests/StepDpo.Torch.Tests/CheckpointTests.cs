@@ -19,7 +19,7 @@ public class CheckpointTests
     [Theory]
     [InlineData("qwen2-micro")]
     [InlineData("llama-micro")]
-    public void SavedCheckpointReloadsIdentically(string model)
+    public void Saved_checkpoint_reloads_identically(string model)
     {
         using var original = Checkpoint.Load(Fixtures.Folder(model));
         var folder = Path.Combine(Fixtures.TempFolder(), "saved");
@@ -37,7 +37,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void ShardedSaveWritesIndexAndReloadsIdentically()
+    public void Sharded_save_writes_index_and_reloads_identically()
     {
         using var original = Checkpoint.Load(Fixtures.Folder("llama-micro"));
         var folder = Path.Combine(Fixtures.TempFolder(), "sharded");
@@ -67,7 +67,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Bfloat16SaveRoundsLikeTorchAndReloads()
+    public void Bfloat16_save_rounds_like_torch_and_reloads()
     {
         // qwen2-micro is stored in BF16, so fp32 → BF16 on save must give back exactly the stored values.
         using var original = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));
@@ -90,7 +90,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void OverwritingReplacesTheFolder()
+    public void Overwriting_replaces_the_folder()
     {
         using var model = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));
         var folder = Path.Combine(Fixtures.TempFolder(), "out");
@@ -121,7 +121,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void MissingTensorIsNamed()
+    public void Missing_tensor_is_named()
     {
         var folder = CopyFixture("llama-micro");
         RewriteWeights(folder, ts => ts.Where(t => t.Name != "model.layers.1.mlp.up_proj.weight").ToList());
@@ -130,7 +130,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void UnexpectedTensorIsNamed()
+    public void Unexpected_tensor_is_named()
     {
         var folder = CopyFixture("llama-micro");
         RewriteWeights(folder, ts => [.. ts, ("model.layers.7.extra.weight", zeros(3))]);
@@ -139,7 +139,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void MisShapedTensorIsNamedWithBothShapes()
+    public void Mis_shaped_tensor_is_named_with_both_shapes()
     {
         var folder = CopyFixture("qwen2-micro");
         RewriteWeights(folder, ts => ts.Select(t => t.Name == "model.norm.weight" ? (t.Name, zeros(31)) : t).ToList());
@@ -148,7 +148,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void TruncatedFileIsAnError()
+    public void Truncated_file_is_an_error()
     {
         var folder = CopyFixture("qwen2-micro");
         var path = Path.Combine(folder, "model.safetensors");
@@ -159,7 +159,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void BadConfigNamesTheKey()
+    public void Bad_config_names_the_key()
     {
         var folder = CopyFixture("qwen2-micro");
         var config = Path.Combine(folder, "config.json");
@@ -172,7 +172,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void RandomInitIsDeterministicPerSeed()
+    public void Random_init_is_deterministic_per_seed()
     {
         var config = Presets.Create("llama", "tiny", 300);
         using var a = new CausalLM(config); RandomInit.Apply(a, 7);
@@ -189,7 +189,7 @@ public class CheckpointTests
     [Theory]
     [InlineData("qwen2", "tiny", 64, true)]
     [InlineData("llama", "small", 256, false)]
-    public void PresetsBuildTheDescribedShapes(string arch, string preset, int hidden, bool tied)
+    public void Presets_build_the_described_shapes(string arch, string preset, int hidden, bool tied)
     {
         var config = Presets.Create(arch, preset, 300);
         using var model = new CausalLM(config);

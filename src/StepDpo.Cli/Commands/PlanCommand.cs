@@ -37,10 +37,11 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
             return 0;
         }
         var workspace = settings.Workspace();
-        var plan = Pipeline.Graph(workspace).Plan(resolved, settings.Until);
+        var graph = Pipeline.Graph(workspace);
+        var plan = graph.Plan(resolved, settings.Until);
         // What would run is checked for readiness: inputs on disk, keys a run would reject, the first GPU step.
         var readiness = plan.Stages.Where(s => s.Status is StageStatus.Missing or StageStatus.Stale)
-            .ToDictionary(s => s.Name, s => Readiness.Check(s.Name, resolved.Manifest, workspace));
+            .ToDictionary(s => s.Name, s => StageReadiness.Of(graph.Find(s.Name), s, workspace));
         if (settings.Json)
         {
             Console.Out.WriteLine(ToJson(plan, readiness));
@@ -49,7 +50,7 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
         var table = new Table().Title($"plan for [bold]{Markup.Escape(plan.Experiment)}[/]")
             .AddColumns("stage", "status", "key", "reason", "ready to run");
         foreach (var s in plan.Stages)
-            table.AddRow(s.Name + (s.Implemented ? "" : " [grey](not implemented)[/]"), Color(s.Status), s.Key ?? "",
+            table.AddRow(s.Name, Color(s.Status), s.Key ?? "",
                 Markup.Escape(s.Reason), readiness.TryGetValue(s.Name, out var r) ? Describe(r) : "");
         AnsiConsole.Write(table);
         return 0;
@@ -82,7 +83,6 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
             status = s.Status.ToString().ToLowerInvariant(),
             dir = s.Dir,
             reason = s.Reason,
-            implemented = s.Implemented,
             upstream = s.Upstream,
             readiness = readiness?.GetValueOrDefault(s.Name) is { } r
                 ? new { ready = r.Ready, problems = r.Problems, notes = r.Notes, gpu = r.Gpu } : null,

@@ -18,13 +18,12 @@ public static class Registry
         });
         config.AddCommand<PlanCommand>("plan").WithDescription("show every stage as cached / stale / missing with the reason");
         config.AddCommand<RunCommand>("run").WithDescription("run the stage graph (cached stages are skipped)");
-        config.AddCommand<SftCommand>("sft").WithDescription("run up to the sft stage");
-        config.AddCommand<SampleCommand>("sample").WithDescription("run up to the sample stage");
-        config.AddCommand<VerifyCommand>("verify").WithDescription("run up to the verify stage");
-        config.AddCommand<PairsCommand>("pairs").WithDescription("run up to the pairs stage");
-        config.AddCommand<TrainCommand>("train").WithDescription("run up to the train stage");
-        config.AddCommand<EvalCommand>("eval").WithDescription("run up to the evaluate stage");
-        config.AddCommand<ReportCommand>("report").WithDescription("run everything up to the report");
+        // One command per stage of the catalog, `stepdpo STAGE` = run --until STAGE (`eval` stays evaluate's short name).
+        foreach (var stage in StepDpo.Stages.StageCatalog.Names)
+        {
+            var command = config.AddCommand<RunCommand>(stage).WithData(stage).WithDescription($"run the stage graph up to the {stage} stage");
+            if (stage == "evaluate") command.WithAlias("eval");
+        }
         config.AddCommand<LocateCommand>("locate").WithDescription("score a first-error locator: verify against the exact checker, or Monte Carlo on labelled samples (--samples)");
         config.AddCommand<GcCommand>("gc").WithDescription("remove store artifacts that no manifest in experiments/ references (lists them first; --dry-run, --yes)");
         config.AddCommand<CheckCommand>("check").WithDescription("check the evaluation against the manifest's expect thresholds (exit 1 on a miss)");

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using StepDpo.Core.Artifacts;
 using StepDpo.Core.Manifests;
@@ -41,18 +40,22 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         for (int i = 0; i <= last; i++)
         {
             var stage = Catalog[i];
-            if (stage.DisabledReason(m) is { } why)
+            // Whether the stage runs, what it depends on and its slice are read through one recording reader: every
+            // key read here can change the stage's key (or whether it has one).
+            var reader = ManifestReader.Of(m);
+            if (stage.DisabledReason(reader) is { } why)
             {
-                planned.Add(new PlannedStage(stage.Name, null, StageStatus.Disabled, why, null, stage.IsImplemented, Array.Empty<string>(), null));
+                planned.Add(new PlannedStage(stage.Name, null, StageStatus.Disabled, why, null, Array.Empty<string>(), null) { Reads = reader.Keyed });
                 continue;
             }
-            var upstream = stage.DependsOn(m).Where(keys.ContainsKey).ToList();
+            var upstream = stage.DependsOn(reader).Where(keys.ContainsKey).ToList();
+            object slice = stage.Slice(reader);
             var inputs = new KeyInputs(
                 stage.Name,
                 stage.Version,
-                ManifestWriter.ToJsonElement(stage.KeyConfig(m)),
+                ManifestWriter.ToJsonElement(slice),
                 new SortedDictionary<string, string>(upstream.ToDictionary(u => u, u => keys[u]), StringComparer.Ordinal),
-                new SortedDictionary<string, string>(stage.ExternalInputs(m, workspace)
+                new SortedDictionary<string, string>(stage.ExternalInputs(slice, workspace)
                     .Distinct()
                     .ToDictionary(KeyPath, f => hasher.Hash(f)), StringComparer.Ordinal));
             string key = ContentHasher.HashText(ManifestWriter.ToCanonicalJson(inputs))[..16];
@@ -60,7 +63,10 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
             store.MoveOldLayout(m.Name, stage.Name);
             string dir = store.Dir(stage.Name, key);
             var (status, reason) = Status(m, stage, dir, inputs);
-            planned.Add(new PlannedStage(stage.Name, key, status, reason, dir, stage.IsImplemented, upstream, inputs));
+            planned.Add(new PlannedStage(stage.Name, key, status, reason, dir, upstream, inputs)
+            {
+                Slice = slice, Reads = reader.Keyed, UnkeyedReads = reader.Unkeyed,
+            });
         }
         hasher.Save();
         return new Plan(m.Name, planned);
@@ -132,11 +138,6 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         var m = resolved.Manifest;
         foreach (var f in options.Force ?? new HashSet<string>()) Find(f);
         var plan = Plan(resolved, options.Until);
-        var notImplemented = plan.Stages.Where(s => s.Status != StageStatus.Disabled && !s.Implemented
-            && (s.Status != StageStatus.Cached || (options.Force?.Contains(s.Name) ?? false))).ToList();
-        if (notImplemented.Count > 0)
-            throw new StepDpoException($"stage '{notImplemented[0].Name}' is not implemented yet; nothing was run (use --until to stop before it)");
-
         using var storeLock = await StoreLocks.Run(store, progress.Info, ct);
         var dirs = new Dictionary<string, string>();
         bool forcing = false;
@@ -185,7 +186,6 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         Directory.CreateDirectory(partial);
         var ctx = new StageContext
         {
-            Resolved = resolved,
             Workspace = workspace,
             StageName = stage.Name,
             Key = p.Key!,
@@ -197,7 +197,7 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         onEvent?.Invoke(new StageEvent(stage.Name, StageEventKind.Started, partial, "running"));
         try
         {
-            await stage.RunAsync(ctx, ct);
+            await stage.Execute(ctx, p.Slice!, ct);
         }
         catch (Exception e)
         {

@@ -58,7 +58,11 @@ public sealed partial class ModelInit
 
 public sealed partial class DataSection
 {
-    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs", "samples"), Doc("the problem pool for sampling")]
+    // The file formats are StepDpo.Data's ProblemSources (a test checks the lists agree); synthetic and samples are read by the stages.
+    [OneOf("synthetic", "samples", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs",
+        "qwen25:gsm8k", "qwen25:minerva_math", "qwen25:aime24", "qwen25:amc23", "qwen25:olympiadbench", "qwen25:college_math",
+        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps", "qwen25:math500", "qwen25:math"),
+     Doc("the problem pool for sampling")]
     public string Source { get; set; } = "synthetic";
     [Doc("file or folder of the pool (empty: the benchmark's bundled copy)")]
     public string? Path { get; set; }
@@ -178,7 +182,16 @@ public sealed class ServeSection
     public double StopTimeoutSeconds { get; set; } = 30;
 }
 
-public sealed partial class SampleSection
+/// <summary>A section that generates text with a backend: sample (whose settings verify's rollouts and pairs use too)
+/// and evaluate. A backend reads its settings through this, in either section.</summary>
+public interface IGenerationSection
+{
+    string Backend { get; }
+    EndpointSection Endpoint { get; }
+    int BatchSize { get; }
+}
+
+public sealed partial class SampleSection : IGenerationSection
 {
     [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: a server you run (endpoint); vllm, sglang: a server the stage starts and stops (serve); also used by pairs and rollout verification")]
     public string Backend { get; set; } = "local";
@@ -277,9 +290,9 @@ public sealed partial class BenchmarkSpec
 {
     [RequiredKey, Doc("name used in reports and expect keys (e.g. math, gsm8k, test)")]
     public string Name { get; set; } = "";
-    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl",
+    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs",
         "qwen25:gsm8k", "qwen25:minerva_math", "qwen25:aime24", "qwen25:amc23", "qwen25:olympiadbench", "qwen25:college_math",
-        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps")]
+        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps", "qwen25:math500", "qwen25:math")]
     public string Source { get; set; } = "math500";
     public string? Path { get; set; }
     [Range(1, int.MaxValue)] public int? Limit { get; set; }
@@ -287,7 +300,7 @@ public sealed partial class BenchmarkSpec
     public Dictionary<string, string> Fields { get; set; } = new();
 }
 
-public sealed partial class EvaluateSection
+public sealed partial class EvaluateSection : IGenerationSection
 {
     public List<BenchmarkSpec> Benchmarks { get; set; } = new();
     [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: servers you run (endpoint.start_model, endpoint.trained_model); vllm, sglang: the stage serves the start model, then the trained one (serve)")]
@@ -300,6 +313,8 @@ public sealed partial class EvaluateSection
     [OneOf("stepdpo", "hendrycks", "deepseekmath"), Doc("the grader behind `accuracy`; the summary also reports the other of stepdpo/deepseekmath (the paper's comparison) and how many answers they disagree on")]
     public string Grader { get; set; } = "stepdpo";
     [Range(1, 100_000)] public int BatchSize { get; set; } = 16;
+
+    EndpointSection IGenerationSection.Endpoint => Endpoint;
 }
 
 public sealed class ReportSection

@@ -67,7 +67,6 @@ public static class TrainOptionsFrom
         return options with { MicroBatchSize = fit.MicroBatch, GradientAccumulationSteps = fit.Accumulation };
     }
 
-    /// <summary>The device a stage trains on: the manifest's, with auto meaning cuda when libtorch sees one.</summary>
     /// <summary>model.device resolved: "cpu" or "cuda:N", the memory the batch has to fit.</summary>
-    public static string Device(Manifest m) => global::StepDpo.Torch.Devices.DeviceSpec.Resolve(m.Model.Device).ToString();
+    public static string Device(string device) => global::StepDpo.Torch.Devices.DeviceSpec.Resolve(device).ToString();
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using StepDpo.Core;
 using StepDpo.Torch.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace StepDpo.Torch.Checkpoints;

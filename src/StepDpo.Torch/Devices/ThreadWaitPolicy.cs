@@ -17,7 +17,11 @@ public static class ThreadWaitPolicy
     /// <summary>Call first thing in a process that will load libtorch through another assembly (the CLI does).</summary>
     public static void Apply() { }
 
+    // CA2255 warns libraries off module initializers; this one must run before anything in the process loads libtorch,
+    // whichever assembly loads it first, which only a module initializer guarantees.
+#pragma warning disable CA2255
     [ModuleInitializer]
+#pragma warning restore CA2255
     internal static void Initialize()
     {
         if (OperatingSystem.IsWindows() || Environment.GetEnvironmentVariable(Variable) is not null) return;

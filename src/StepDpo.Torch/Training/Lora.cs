@@ -1,6 +1,5 @@
 using StepDpo.Core;
 using StepDpo.Torch.Model;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

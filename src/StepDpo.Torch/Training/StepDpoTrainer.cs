@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using StepDpo.Core;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace StepDpo.Torch.Training;

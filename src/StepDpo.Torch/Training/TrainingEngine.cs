@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using StepDpo.Core;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

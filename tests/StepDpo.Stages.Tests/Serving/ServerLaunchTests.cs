@@ -12,7 +12,7 @@ public class ServerLaunchTests
     };
 
     [Fact]
-    public void vLLM_gets_its_own_flag_names_with_every_value_from_the_manifest()
+    public void Vllm_gets_its_own_flag_names_with_every_value_from_the_manifest()
     {
         var launch = ServerLaunch.For("vllm", Serve(), "/models/qwen2-72b", "start", "bfloat16", 41000);
         Assert.Equal(["vllm", "serve", "/models/qwen2-72b", "--served-model-name", "start", "--tensor-parallel-size", "8",
