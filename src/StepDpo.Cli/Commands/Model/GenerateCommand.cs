@@ -11,11 +11,8 @@ namespace StepDpo.Cli.Commands.Model;
 /// finish_reason). A fixed contract used to check the engine.</summary>
 public sealed class GenerateCommand : Command<GenerateCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
-        [CommandOption("--model <DIR>")] [Description("folder with config.json, safetensors and tokenizer.json")]
-        public string Model { get; init; } = "";
-
         [CommandOption("--prompt <TEXT>")] [Description("one prompt; the completions are printed")]
         public string? Prompt { get; init; }
 
@@ -49,15 +46,6 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--stop <TEXT>")] [Description("stop string (repeatable)")]
         public string[] Stop { get; init; } = [];
 
-        [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
-        public string DType { get; init; } = "float32";
-
-        [CommandOption("--device <DEVICE>")] [Description("auto (default: a CUDA GPU when one is usable), cpu, cuda or cuda:N")]
-        public string Device { get; init; } = "auto";
-
-        [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
-        public int? Threads { get; init; }
-
         [CommandOption("--batch-size <N>")] [Description("most sequences decoded together")]
         public int BatchSize { get; init; } = 32;
 
@@ -84,8 +72,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
             : JsonLines.Read(settings.Input).Select(r => JsonLines.String(r.Value, "prompt", settings.Input, r.Line)).ToList();
         var prompts = settings.Template is null ? problems
             : problems.Select(p => StepDpo.Text.PromptTemplates.Render(settings.Template, p)).ToList();
-        if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
-        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType, settings.Device);
+        var (model, tokenizer) = settings.Load();
         using var _ = model;
         var engine = new GenerationEngine(model, tokenizer);
         var options = settings.Options();

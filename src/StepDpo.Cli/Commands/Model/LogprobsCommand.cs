@@ -12,25 +12,13 @@ namespace StepDpo.Cli.Commands.Model;
 /// before the prompt when the tokenizer has one), as DPO trainers do. A fixed contract used to check the engine.</summary>
 public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
-        [CommandOption("--model <DIR>")] [Description("folder with config.json, safetensors and tokenizer.json")]
-        public string Model { get; init; } = "";
-
         [CommandOption("--input <PATH>")] [Description("JSONL, one {\"prompt\": ..., \"completion\": ...} per line")]
         public string Input { get; init; } = "";
 
         [CommandOption("--output <PATH>")] [Description("JSONL, one {\"logprob\": ..., \"token_logprobs\": [[...]]} per input line")]
         public string Output { get; init; } = "";
-
-        [CommandOption("--dtype <DTYPE>")] [Description("float32 (default) or bfloat16")]
-        public string DType { get; init; } = "float32";
-
-        [CommandOption("--device <DEVICE>")] [Description("auto (default: a CUDA GPU when one is usable), cpu, cuda or cuda:N")]
-        public string Device { get; init; } = "auto";
-
-        [CommandOption("--threads <N>")] [Description("libtorch CPU threads (default: libtorch's choice; 1 is faster on an oversubscribed machine)")]
-        public int? Threads { get; init; }
 
         [CommandOption("--batch-tokens <N>")] [Description("most tokens per forward batch")]
         public int BatchTokens { get; init; } = 8192;
@@ -46,8 +34,7 @@ public sealed class LogprobsCommand : Command<LogprobsCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken ct)
     {
         var rows = JsonLines.Read(settings.Input);
-        if (settings.Threads is int threads) ModelOptions.SetThreads(threads);
-        var (model, tokenizer) = ModelOptions.Load(settings.Model, settings.DType, settings.Device);
+        var (model, tokenizer) = settings.Load();
         using var _ = model;
         var pairs = new List<(int[] Prompt, int[] Completion)>();
         foreach (var (line, row) in rows)
