@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using StepDpo.Stages.Evaluation;
 
 namespace StepDpo.Stages.Report;
@@ -28,7 +29,7 @@ public sealed record RoundsReport(IReadOnlyList<RoundOutcome> Rounds, EvalSummar
 /// <summary>One model's accuracy in a run of rounds, with its 95% Wilson interval, and the exact McNemar test against the
 /// round before (null for round 0): <see cref="Fixed"/> problems only it solved, <see cref="Broken"/> only the one before.</summary>
 public sealed record RoundRow(string Benchmark, int Round, double Accuracy, IReadOnlyList<double> Ci95, int Correct, int N,
-    double? Delta, double? McNemarP, int? Fixed, int? Broken)
+    double? Delta, [property: JsonPropertyName("mcnemar_p")] double? McNemarP, int? Fixed, int? Broken)
 {
     public string Model => Round == 0 ? SummaryBuilder.StartModel : $"round {Round}";
 
