@@ -43,7 +43,7 @@ public sealed class StageGraph(Func<Manifest, IReadOnlyList<Stage>> stagesOf, Wo
     {
         var m = resolved.Manifest;
         var catalog = Stages(m);
-        int last = until is null ? catalog.Count - 1 : catalog.ToList().IndexOf(Find(m, until));
+        int last = until is null ? catalog.Count - 1 : catalog.Select(s => s.Name).ToList().IndexOf(Find(m, until).Name);
         var hasher = new ContentHasher(Path.Combine(workspace.ArtifactsDir, ".hashes.json"));
         var keys = new Dictionary<string, string>();
         var planned = new List<PlannedStage>();

@@ -56,6 +56,19 @@ public class RoundsTests
     }
 
     [Fact]
+    public void A_round_stage_can_be_run_up_to_and_a_stage_no_round_has_is_named_with_the_stages_there_are()
+    {
+        using var dir = new TempDir();
+        var ws = Write(dir, Tiny);
+        var m = ManifestLoader.Load("keys", ws, ["rounds=2"]);
+        Assert.Equal("train@2", Pipeline.Graph(ws).Plan(m, "train@2").Stages[^1].Name);
+        Assert.Equal("evaluate", Pipeline.Graph(ws).Plan(m, "evaluate").Stages[^1].Name);
+        var e = Assert.Throws<StepDpoException>(() => Pipeline.Graph(ws).Plan(m, "train@3"));
+        Assert.Contains("unknown stage 'train@3'; did you mean 'train@2'?", e.Message);
+        Assert.Contains("evaluate@2, report", e.Message);
+    }
+
+    [Fact]
     public void One_round_is_the_pipeline_and_the_keys_it_always_had()
     {
         using var dir = new TempDir();
