@@ -183,6 +183,33 @@ public class RoundsTests
         Assert.True(File.Exists(Path.Combine(plan["report"].Dir!, "plots", "rounds.png")));
     }
 
+    /// <summary>Ten problems: the start model solves 2, round 1 fixes 4 and breaks 1 (5), round 2 fixes 2 and breaks 1 (6).
+    /// By hand: Wilson 95% of 5/10 is 23.7% - 76.3%; McNemar 4 vs 1 is 2 (1 + 5) / 2^5 = 0.375, 2 vs 1 is 1; start against
+    /// round 2 fixes 4 and breaks none: 2 / 2^4 = 0.125.</summary>
+    [Fact]
+    public void The_report_shows_each_round_with_its_interval_and_the_paired_test_against_the_round_before()
+    {
+        bool[] start = [true, true, false, false, false, false, false, false, false, false];
+        bool[] round1 = [true, false, true, true, true, true, false, false, false, false];
+        bool[] round2 = [true, true, true, true, true, false, true, false, false, false];
+        EvalSummary Round(bool[] before, bool[] after) => new SummaryBuilder()
+            .AddRange(before.Select((c, i) => new ProblemOutcome(SummaryBuilder.StartModel, "test", $"p{i}", c)))
+            .AddRange(after.Select((c, i) => new ProblemOutcome(SummaryBuilder.TrainedModel, "test", $"p{i}", c))).Build();
+        var rounds = new RoundsReport([new RoundOutcome(1, Round(start, round1), null), new RoundOutcome(2, Round(round1, round2), null)],
+            Round(start, round2));
+
+        var rows = rounds.Rows();
+        Assert.Equal([(0, 2), (1, 5), (2, 6)], rows.Select(r => (r.Round, r.Correct)));
+        Assert.Equal((0.375, 4, 1), (rows[1].McNemarP!.Value, rows[1].Fixed!.Value, rows[1].Broken!.Value));
+        Assert.Equal((1.0, 2, 1), (rows[2].McNemarP!.Value, rows[2].Fixed!.Value, rows[2].Broken!.Value));
+        string md = ReportMarkdown.Render(new ReportData("r", Round(start, round1), null, [], [], Rounds: rounds));
+        Assert.Contains("| test | start | 20.0% | 5.7% – 51.0% | 2 / 10 |  |  |  |  |", md);
+        Assert.Contains("| test | round 1 | 50.0% | 23.7% – 76.3% | 5 / 10 | +30.0 points | 4 | 1 | 0.375 |", md);
+        Assert.Contains("| test | round 2 | 60.0% | 31.3% – 83.2% | 6 / 10 | +10.0 points | 2 | 1 | 1 |", md);
+        Assert.Contains("start → round 2: 20.0% → 60.0% (+40.0 points); fixed 4, broken 0; exact McNemar p = 0.125, not significant", md);
+        Assert.True(md.IndexOf("## Rounds", StringComparison.Ordinal) < md.IndexOf("## Result of round 1", StringComparison.Ordinal));
+    }
+
     const string Marker = " [answered in round 1]";
 
     static ReferenceLogps Reference(string trainDir) =>
