@@ -12,7 +12,7 @@ namespace StepDpo.Stages.Tests.Implementations;
 /// reference log-prob cache is not reused across the things its values depend on.</summary>
 public class CacheKeyTests
 {
-    const string Tiny = """
+    internal const string Tiny = """
         name: keys
         model: {init: {preset: tiny}, template: plain}
         data: {synthetic: {train: 20, pool: 10, test: 10, min_steps: 2, max_steps: 3, max_start: 9, max_addend: 6, max_factor: 4, max_value: 12}}
@@ -27,7 +27,7 @@ public class CacheKeyTests
     static Dictionary<string, string?> Keys(Workspace ws, params string[] sets) =>
         Pipeline.Graph(ws).Plan(ManifestLoader.Load("keys", ws, sets)).Stages.ToDictionary(s => s.Name, s => s.Key);
 
-    static Workspace Write(TempDir dir, string name, string yaml)
+    internal static Workspace Write(TempDir dir, string name, string yaml)
     {
         Directory.CreateDirectory(dir.File("experiments"));
         File.WriteAllText(dir.File($"experiments/{name}.yaml"), yaml);

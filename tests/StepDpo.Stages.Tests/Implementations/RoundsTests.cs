@@ -16,24 +16,10 @@ namespace StepDpo.Stages.Tests.Implementations;
 /// cached under keys that hold the round before's; one round is the pipeline and the keys there always were.</summary>
 public class RoundsTests
 {
-    const string Tiny = """
-        name: keys
-        model: {init: {preset: tiny}, template: plain}
-        data: {synthetic: {train: 20, pool: 10, test: 10, min_steps: 2, max_steps: 3, max_start: 9, max_addend: 6, max_factor: 4, max_value: 12}}
-        sft: {epochs: 1, per_device_batch_size: 4, max_length: 128}
-        sample: {n: 2, max_new_tokens: 32}
-        verify: {method: rule}
-        pairs: {samples: 2, max_new_tokens: 32}
-        train: {max_length: 128, max_prompt_length: 96}
-        evaluate: {max_new_tokens: 32, benchmarks: [{name: test, source: synthetic}]}
-        """;
+    // The small manifest of the key tests: a run of it is never started here, only planned.
+    const string Tiny = CacheKeyTests.Tiny;
 
-    static Workspace Write(TempDir dir, string yaml)
-    {
-        Directory.CreateDirectory(dir.File("experiments"));
-        File.WriteAllText(dir.File("experiments/keys.yaml"), yaml);
-        return new Workspace(dir.Path, dir.File("artifacts"));
-    }
+    static Workspace Write(TempDir dir, string yaml) => CacheKeyTests.Write(dir, "keys", yaml);
 
     static Plan Plan(Workspace ws, params string[] sets) => Pipeline.Graph(ws).Plan(ManifestLoader.Load("keys", ws, sets));
 
@@ -105,7 +91,7 @@ public class RoundsTests
         Assert.Equal(two["train"].Key, two["train@2"].Inputs!.Upstream["train"]);
         Assert.Equal(two["evaluate"].Key, two["evaluate@2"].Inputs!.Upstream["evaluate"]);
 
-        // A value only round 1's train reads moves train and everything of round 2, not round 1's data.
+        // train.beta (every round's train reads it) moves round 1's train and all after it, not round 1's data.
         var beta = Plan(ws, "rounds=2", "train.beta=0.3");
         foreach (var stage in new[] { "sft", "sample", "verify", "pairs" }) Assert.Equal(two[stage].Key, beta[stage].Key);
         foreach (var stage in round2.Append("train").Append("evaluate").Append("report")) Assert.NotEqual(two[stage].Key, beta[stage].Key);
