@@ -60,16 +60,22 @@ public class CacheKeyTests
             else Assert.Equal(before[stage], after[stage]);
     }
 
+    /// <summary>A random fp32 tiny checkpoint in model/ and some one-step pairs in pairs.jsonl.</summary>
+    internal static void ModelAndPairs(TempDir dir, int seed, int pairs)
+    {
+        ModelStore.CreateRandom(new ModelInit { Preset = "tiny" }, seed, dir.File("model"), "float32");
+        PairFile.Write(dir.File("pairs.jsonl"), Enumerable.Range(1, pairs).Select(i => new StepDpoPair(
+            $"Tom has {i} apples and buys {i + 2}. How many?", "Step 1: ", $"{i} + {i + 2} = {2 * i + 2}.", $"{i} - {i + 2} = 0.",
+            "", "", $"{2 * i + 2}", "test")));
+    }
+
     /// <summary>Three real train runs of a tiny model on three pairs: fp32, then bf16 (the cached fp32 values must not be
     /// used), then bf16 with another beta (the bf16 values are reused).</summary>
     [Fact]
     public async Task The_reference_logprob_cache_follows_the_dtype()
     {
         using var dir = new TempDir();
-        ModelStore.CreateRandom(new ModelInit { Preset = "tiny" }, 7, dir.File("model"), "float32");
-        PairFile.Write(dir.File("pairs.jsonl"), Enumerable.Range(1, 3).Select(i => new StepDpoPair(
-            $"Tom has {i} apples and buys {i + 2}. How many?", "Step 1: ", $"{i} + {i + 2} = {2 * i + 2}.", $"{i} - {i + 2} = 0.",
-            "", "", $"{2 * i + 2}", "test")));
+        ModelAndPairs(dir, seed: 7, pairs: 3);
         var ws = Write(dir, "keys", """
             name: keys
             model: {path: model, template: plain, dtype: float32}

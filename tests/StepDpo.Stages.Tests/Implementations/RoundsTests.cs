@@ -3,10 +3,8 @@ using StepDpo.Core;
 using StepDpo.Core.Artifacts;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
-using StepDpo.Data;
 using StepDpo.Stages.Evaluation;
 using StepDpo.Stages.Implementations;
-using StepDpo.Stages.Models;
 using StepDpo.Stages.Report;
 using StepDpo.Torch.Training;
 
@@ -105,10 +103,7 @@ public class RoundsTests
     public async Task Round_two_trains_from_round_one_with_it_as_reference_and_evaluates_only_the_new_model()
     {
         using var dir = new TempDir();
-        ModelStore.CreateRandom(new ModelInit { Preset = "tiny" }, 11, dir.File("model"), "float32");
-        PairFile.Write(dir.File("pairs.jsonl"), Enumerable.Range(1, 4).Select(i => new StepDpoPair(
-            $"Tom has {i} apples and buys {i + 2}. How many?", "Step 1: ", $"{i} + {i + 2} = {2 * i + 2}.", $"{i} - {i + 2} = 0.",
-            "", "", $"{2 * i + 2}", "test")));
+        CacheKeyTests.ModelAndPairs(dir, seed: 11, pairs: 4);
         var ws = Write(dir, """
             name: keys
             model: {path: model, template: plain, dtype: float32}
