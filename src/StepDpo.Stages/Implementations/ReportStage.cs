@@ -100,16 +100,17 @@ public sealed class ReportStage(IReadOnlyList<Links>? rounds = null) : PipelineS
     List<TrainingRun> Training(StageContext ctx, Manifest m)
     {
         var runs = new List<TrainingRun>();
-        var trainings = new (string, string, OptimSection?)[] { ("SFT", Links.StartModel, m.Sft) }
-            .Concat(rounds.Select(l => (l.Round == 1 ? "Step-DPO" : $"Step-DPO round {l.Round}", l.Trained, (OptimSection?)m.Train)));
-        foreach (var (name, stage, section) in trainings)
+        var trainings = new (string, string, OptimSection?, int)[] { ("SFT", Links.StartModel, m.Sft, 1) }
+            .Concat(rounds.Select(l => (l.Round == 1 ? "Step-DPO" : $"Step-DPO round {l.Round}", l.Trained, (OptimSection?)m.Train, l.Round)));
+        foreach (var (name, stage, section, round) in trainings)
         {
             if (section is null || !ctx.UpstreamDirs.TryGetValue(stage, out var dir)) continue;
             string metrics = Path.Combine(dir, "metrics.jsonl");
             if (!File.Exists(metrics)) continue;
             var record = Core.Artifacts.StageRecord.TryRead(dir);
             TimeSpan? duration = record?["duration_seconds"] is JsonValue d ? TimeSpan.FromSeconds(d.GetValue<double>()) : null;
-            var hyper = Flatten(ManifestWriter.ToJsonElement(section)).ToList();
+            // Every round trains with the same settings: they are tabulated once, under round 1.
+            var hyper = round > 1 ? [] : Flatten(ManifestWriter.ToJsonElement(section)).ToList();
             runs.Add(new TrainingRun(name, hyper, TrainingMetrics.Read(metrics), duration));
         }
         return runs;

@@ -42,7 +42,7 @@ public static class ReportMarkdown
     {
         md.AppendLine("## Rounds").AppendLine();
         md.AppendLine($"{rounds.Rounds.Count} rounds of Step-DPO: round r+1 sampled from round r's trained model, located and " +
-                      "rectified its errors with it, and trained from it with it as the reference model. Each round is " +
+                      "rectified its errors with it, and trained from it (with the settings of round 1) with it as the reference model. Each round is " +
                       "compared with the one before on the same held-out problems (exact McNemar test).").AppendLine();
         foreach (var c in rounds.StartToFinal.Comparisons)
         {
