@@ -10,15 +10,27 @@ namespace StepDpo.Stages;
 /// one place the stages are named: the graph runs it, the CLI makes a command of each, and build.sh's targets,
 /// build/Build.proj and the MSBuild plugin's targets are checked against it (StageListTests). Each stage says itself what
 /// it reads (its slice of the manifest) and which stages' artifacts (<see cref="Links"/>).
-/// Rounds of Step-DPO would be more instances of the same classes, appended under their own names and linked to the
-/// round before: e.g. new SampleStage("sample@2", new Links(StartModel: "train", Samples: "sample@2", ...)).
+/// With `rounds: N`, rounds 2..N are more instances of the same classes under their own names (sample@2, ...),
+/// linked to the round before (<see cref="Links.Of"/>), before the one report of all rounds.
 /// </summary>
 public static class StageCatalog
 {
-    public static IReadOnlyList<Stage> Stages { get; } =
+    /// <summary>The stages of one round, under that round's names and links.</summary>
+    static IEnumerable<Stage> Round(Links l) =>
     [
-        new SftStage(), new SampleStage(), new VerifyStage(), new PairsStage(), new TrainStage(), new EvaluateStage(), new ReportStage(),
+        new SampleStage(l.Samples, l), new VerifyStage(l.Verified, l), new PairsStage(l.Pairs, l), new TrainStage(l.Trained, l),
+        new EvaluateStage(l.Evaluated, l),
     ];
+
+    /// <summary>The stages of a run of <paramref name="rounds"/> rounds, in the order they run.</summary>
+    public static IReadOnlyList<Stage> For(int rounds)
+    {
+        var links = Enumerable.Range(1, rounds).Select(Links.Of).ToList();
+        return [new SftStage(), .. links.SelectMany(Round), new ReportStage(links)];
+    }
+
+    /// <summary>The stages of one round: the stage commands and build targets.</summary>
+    public static IReadOnlyList<Stage> Stages { get; } = For(1);
 
     public static IReadOnlyList<string> Names { get; } = Stages.Select(s => s.Name).ToList();
 

@@ -149,6 +149,15 @@ public class CrossFieldRuleTests
         { "compare_with_unknown_experiment",
           "name: t\nmodel:\n  path: m\n  template: plain\nreport:\n  compare_with: tiny-dpp\n",
           "experiments/x.yaml:6:17: 'report.compare_with': no experiment 'tiny-dpp'; did you mean 'tiny-dpo'?" },
+        { "zero_rounds",
+          "name: t\nrounds: 0\nmodel:\n  path: m\n  template: plain\n",
+          "experiments/x.yaml:2:9: 'rounds': 0 is out of range [1, 100]" },
+        { "rounds_with_fixed_pairs",
+          "name: t\nmodel:\n  path: m\n  template: plain\npairs:\n  from: p.jsonl\nrounds: 2\n",
+          "experiments/x.yaml:7:9: 'rounds': rounds: 2 samples each round from the model the round before trained, and pairs.from reads fixed pairs instead: remove one of them" },
+        { "rounds_with_a_server_you_run",
+          "name: t\nrounds: 3\nmodel:\n  path: m\n  template: plain\nsample:\n  backend: openai\n  endpoint: {base_url: 'http://127.0.0.1:9', model: m}\n",
+          "experiments/x.yaml:2:9: 'rounds': rounds: 3 samples each round from the model the round before trained, and sample.backend 'openai' asks a server you run, which cannot serve it: use local, vllm or sglang" },
     };
 
     [Theory]

@@ -41,7 +41,7 @@ public sealed class PlanCommand : Command<PlanCommand.Settings>
         var plan = graph.Plan(resolved, settings.Until);
         // What would run is checked for readiness: inputs on disk, keys a run would reject, the first GPU step.
         var readiness = plan.Stages.Where(s => s.Status is StageStatus.Missing or StageStatus.Stale)
-            .ToDictionary(s => s.Name, s => StageReadiness.Of(graph.Find(s.Name), s, workspace));
+            .ToDictionary(s => s.Name, s => StageReadiness.Of(graph.Find(resolved.Manifest, s.Name), s, workspace));
         if (settings.Json)
         {
             Console.Out.WriteLine(ToJson(plan, readiness));

@@ -18,28 +18,38 @@ public sealed record StageEvent(string Stage, StageEventKind Kind, string? Dir, 
 /// of this experiment or another, resumes in the same partial directory. A run holds the key it writes locked; a run
 /// of another experiment that needs the same key waits for it and reuses it. ARTIFACTS/EXPERIMENT/STAGE is the
 /// experiment's view of the artifact its last run used, which is also what "stale: changed ..." compares with.
+/// The stages of a manifest come from <paramref name="stagesOf"/>: `rounds` makes more of them (sample@2, ...).
 /// </summary>
-public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace)
+public sealed class StageGraph(Func<Manifest, IReadOnlyList<Stage>> stagesOf, Workspace workspace)
 {
     readonly ArtifactStore store = new(workspace.ArtifactsDir);
 
-    public IReadOnlyList<Stage> Catalog { get; } = catalog;
+    /// <summary>A graph whose stages are the same for every manifest.</summary>
+    public StageGraph(IReadOnlyList<Stage> stages, Workspace workspace) : this(_ => stages, workspace) { }
 
-    public Stage Find(string name) => Catalog.FirstOrDefault(s => s.Name == name)
-        ?? throw new StepDpoException($"unknown stage '{name}'" +
-            (ManifestBinder.Suggest(name, Catalog.Select(s => s.Name)) is { } hint ? $"; did you mean '{hint}'?" : "") +
-            $" (stages: {string.Join(", ", Catalog.Select(s => s.Name))})");
+    /// <summary>The stages of a manifest, in the order they run.</summary>
+    public IReadOnlyList<Stage> Stages(Manifest m) => stagesOf(m);
+
+    public Stage Find(Manifest m, string name)
+    {
+        var stages = Stages(m);
+        return stages.FirstOrDefault(s => s.Name == name)
+            ?? throw new StepDpoException($"unknown stage '{name}'" +
+                (ManifestBinder.Suggest(name, stages.Select(s => s.Name)) is { } hint ? $"; did you mean '{hint}'?" : "") +
+                $" (stages of '{m.Name}': {string.Join(", ", stages.Select(s => s.Name))})");
+    }
 
     public Plan Plan(ResolvedManifest resolved, string? until = null)
     {
         var m = resolved.Manifest;
-        int last = until is null ? Catalog.Count - 1 : Catalog.ToList().IndexOf(Find(until));
+        var catalog = Stages(m);
+        int last = until is null ? catalog.Count - 1 : catalog.Select(s => s.Name).ToList().IndexOf(Find(m, until).Name);
         var hasher = new ContentHasher(Path.Combine(workspace.ArtifactsDir, ".hashes.json"));
         var keys = new Dictionary<string, string>();
         var planned = new List<PlannedStage>();
         for (int i = 0; i <= last; i++)
         {
-            var stage = Catalog[i];
+            var stage = catalog[i];
             // Whether the stage runs, what it depends on and its slice are read through one recording reader: every
             // key read here can change the stage's key (or whether it has one).
             var reader = ManifestReader.Of(m);
@@ -136,7 +146,7 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         Action<StageEvent>? onEvent = null, CancellationToken ct = default)
     {
         var m = resolved.Manifest;
-        foreach (var f in options.Force ?? new HashSet<string>()) Find(f);
+        foreach (var f in options.Force ?? new HashSet<string>()) Find(m, f);
         var plan = Plan(resolved, options.Until);
         using var storeLock = await StoreLocks.Run(store, progress.Info, ct);
         var dirs = new Dictionary<string, string>();
@@ -172,7 +182,7 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
                     if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
                     if (Directory.Exists(dir + ArtifactStore.PartialSuffix)) Directory.Delete(dir + ArtifactStore.PartialSuffix, recursive: true);
                 }
-                await RunStage(resolved, Find(p.Name), p, dir, dirs, progress, onEvent, ct);
+                await RunStage(resolved, Find(m, p.Name), p, dir, dirs, progress, onEvent, ct);
                 store.SetView(m.Name, p.Name, p.Key!);
             }
         }

@@ -1,3 +1,6 @@
+using System.ComponentModel;
+using YamlDotNet.Serialization;
+
 namespace StepDpo.Core.Manifests;
 
 /// <summary>
@@ -14,6 +17,11 @@ public sealed partial class Manifest
     public long Seed { get; set; } = 1234;
     [Doc("a base manifest, relative to this file (deep-merged under this one)")]
     public string? Extends { get; set; }
+    // Written only when not 1: the report's key hashes the whole manifest, and one round keeps the keys it always had.
+    [Range(1, 100), DefaultValue(1), YamlMember(DefaultValuesHandling = DefaultValuesHandling.OmitDefaults),
+     Doc("rounds of Step-DPO: round r+1 samples from round r's trained model, locates and rectifies its errors with it and " +
+         "trains from it, with it as the reference model (stages sample@2, verify@2, pairs@2, train@2, evaluate@2, ...)")]
+    public int Rounds { get; set; } = 1;
     [RequiredKey] public ModelSection Model { get; set; } = new();
     public DataSection Data { get; set; } = new();
     [Doc("optional supervised fine-tuning before Step-DPO (the tiny experiment trains its model from scratch)")]

@@ -45,6 +45,25 @@ public sealed partial class Manifest : IValidatable
                 "as it is: keep one of them", "pairs.kind", "pairs.from");
         if (Report.CompareWith is { } other && other == Name)
             yield return new("names this experiment itself", "report.compare_with");
+        foreach (var v in RoundRules()) yield return v;
+    }
+
+    /// <summary>A later round samples, locates, rectifies and evaluates with the model the round before trained: the
+    /// pairs must come from a model, and the models must be ones the stages load or serve themselves.</summary>
+    IEnumerable<Violation> RoundRules()
+    {
+        if (Rounds == 1) yield break;
+        string why = $"rounds: {Rounds} samples each round from the model the round before trained, ";
+        if (Pairs.From is not null)
+            yield return new(why + "and pairs.from reads fixed pairs instead: remove one of them", "rounds", "pairs.from");
+        else if (Data.Source == "samples")
+            yield return new(why + "and data.source 'samples' imports fixed solutions instead: use a problem source", "rounds", "data.source");
+        if (Sample.Backend == "openai")
+            yield return new(why + "and sample.backend 'openai' asks a server you run, which cannot serve it: use local, vllm or sglang",
+                "rounds", "sample.backend");
+        if (Evaluate.Backend == "openai")
+            yield return new($"rounds: {Rounds} evaluates each round's trained model, and evaluate.backend 'openai' asks a server you " +
+                "run, which serves only the models it names: use local, vllm or sglang", "rounds", "evaluate.backend");
     }
 }
 

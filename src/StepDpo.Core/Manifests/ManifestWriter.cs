@@ -1,5 +1,7 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -14,6 +16,7 @@ public static class ManifestWriter
         DictionaryKeyPolicy = null,
         WriteIndented = false,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultValues } },
     };
 
     public static readonly JsonSerializerOptions JsonIndented = new(Json) { WriteIndented = true };
@@ -27,6 +30,15 @@ public static class ManifestWriter
 
     /// <summary>Stable JSON: property order is declaration order, numbers round-trip.</summary>
     public static string ToCanonicalJson(object? value) => JsonSerializer.Serialize(value, value?.GetType() ?? typeof(object), Json);
+
+    /// <summary>A key marked [DefaultValue] is written only when it differs from that value: a key added after artifacts
+    /// were made (rounds) leaves the keys of every manifest that does not use it as they were.</summary>
+    static void OmitDefaultValues(JsonTypeInfo type)
+    {
+        foreach (var property in type.Properties)
+            if (property.AttributeProvider?.GetCustomAttributes(typeof(DefaultValueAttribute), true) is [DefaultValueAttribute d, ..])
+                property.ShouldSerialize = (_, value) => !Equals(value, d.Value);
+    }
 
     public static JsonElement ToJsonElement(object? value) => JsonSerializer.SerializeToElement(value, value?.GetType() ?? typeof(object), Json);
 }

@@ -15,7 +15,9 @@ namespace StepDpo.Stages.Implementations;
 /// evaluate: the start model and the trained model on every benchmark of the manifest, with the model family's
 /// evaluation prompt, greedy by default (as the paper); n &gt; 1 adds pass@k and majority vote. results.jsonl has one
 /// line per (model, problem, sample) and is resumable; summary.json has accuracy with Wilson intervals per model and
-/// benchmark, and the paired comparison start -> trained with an exact McNemar test.
+/// benchmark, and the paired comparison start -> trained with an exact McNemar test. In a later round the start model
+/// is the one the round before trained, whose answers that round's evaluation holds already: they are taken from it,
+/// not asked again, and the comparison is the paired test between consecutive rounds (its metrics are named roundN.*).
 /// </summary>
 public sealed class EvaluateStage(string name = "evaluate", Links? links = null) : PipelineStage<EvaluateStage.Input>(name, links)
 {
@@ -27,7 +29,8 @@ public sealed class EvaluateStage(string name = "evaluate", Links? links = null)
     public sealed record Input(long Seed, ModelSection Model, string Device, IReadOnlyList<BenchmarkSlice> Benchmarks, Generation Generation,
         int MaxNewTokens, double Temperature, double TopP, int N, GraderKey Grader);
 
-    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) => [Links.StartModel, Links.Trained];
+    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) =>
+        Links.EvaluatedBefore is { } before ? [Links.StartModel, Links.Trained, before] : [Links.StartModel, Links.Trained];
 
     protected override Input Read(ManifestReader<Manifest> m)
     {
@@ -57,6 +60,8 @@ public sealed class EvaluateStage(string name = "evaluate", Links? links = null)
         if (ctx.UpstreamDirs.TryGetValue(Links.Trained, out var trained)) models.Add((SummaryBuilder.TrainedModel, Path.Combine(trained, ModelStore.ModelFolder)));
 
         using var store = JsonlRecordStore<ResultRecord>.Open(ctx.File(ResultsFile), r => r.Id, PipelineStage.Json);
+        if (Links.EvaluatedBefore is { } before && ctx.UpstreamDirs.TryGetValue(before, out var previous))
+            store.AppendBatch(StartAnswersFrom(previous).Where(r => !store.IsDone(r.Id)).ToList());
         long total = models.Count * benchmarks.Sum(b => (long)b.Pool.Problems.Count) * input.N;
         using var bar = ctx.Progress.Start("evaluate", total);
         bar.SetValue(store.Count);
@@ -88,20 +93,29 @@ public sealed class EvaluateStage(string name = "evaluate", Links? links = null)
 
         var summary = Summarise(store.Records(), input.N, input.Grader.Name);
         SummaryJson.Write(ctx.File(SummaryFile), summary);
+        // Round 1's names are the ones `expect` and the build's gate know; a later round's say which round they are.
+        string round = Links.Round == 1 ? "" : $"round{Links.Round}.";
         foreach (var r in summary.Results)
         {
-            ctx.Metrics[$"{r.Model}.{r.Benchmark}.accuracy"] = r.Accuracy;
+            ctx.Metrics[$"{round}{r.Model}.{r.Benchmark}.accuracy"] = r.Accuracy;
             foreach (var (grader, accuracy) in r.ByGrader ?? new Dictionary<string, double>())
-                ctx.Metrics[$"{r.Model}.{r.Benchmark}.by_grader.{grader}"] = accuracy;
+                ctx.Metrics[$"{round}{r.Model}.{r.Benchmark}.by_grader.{grader}"] = accuracy;
             ctx.Count($"{r.Model}_{r.Benchmark}_grader_disagreements", r.GraderDisagreements);
             ctx.Count($"{r.Model}_{r.Benchmark}_correct", r.Correct);
         }
         foreach (var c in summary.Comparisons)
         {
-            ctx.Metrics[$"delta.{c.Benchmark}.accuracy"] = c.Delta;
-            ctx.Metrics[$"comparison.{c.Benchmark}.mcnemar_p"] = c.McNemarP;
+            ctx.Metrics[$"{round}delta.{c.Benchmark}.accuracy"] = c.Delta;
+            ctx.Metrics[$"{round}comparison.{c.Benchmark}.mcnemar_p"] = c.McNemarP;
         }
     }
+
+    /// <summary>The trained model's answers of the round before, as this round's start model's (the same model, the same
+    /// settings: this stage's key holds that evaluation's key).</summary>
+    static IEnumerable<ResultRecord> StartAnswersFrom(string previousEvaluation) =>
+        PipelineStage.ReadJsonl<ResultRecord>(Path.Combine(previousEvaluation, ResultsFile))
+            .Where(r => r.Model == SummaryBuilder.TrainedModel)
+            .Select(r => r with { Id = Key(SummaryBuilder.StartModel, r.Benchmark, r.ProblemId, r.Index), Model = SummaryBuilder.StartModel });
 
     static string Key(string model, string benchmark, string problemId, int index) => $"{model}/{benchmark}/{SampleKey.Of(problemId, index)}";
 

@@ -7,11 +7,24 @@ namespace StepDpo.Stages.Implementations;
 
 /// <summary>The stages whose artifacts a stage reads, by stage name. The one-round pipeline is <see cref="Default"/>;
 /// a later round is the same stage classes under new names (sample@2, ...) linked to the previous round's train as
-/// their start model (see <see cref="StageCatalog"/>).</summary>
+/// their start model (<see cref="Of"/>, listed by <see cref="StageCatalog"/>).</summary>
+/// <param name="Round">which round of Step-DPO these are (1: the paper's single round)</param>
+/// <param name="EvaluatedBefore">the evaluation that already answered with the start model (the round before's, whose
+/// trained model it is), so evaluate does not ask it again; null in round 1</param>
 public sealed record Links(string StartModel = "sft", string Samples = "sample", string Verified = "verify", string Pairs = "pairs",
-    string Trained = "train", string Evaluated = "evaluate")
+    string Trained = "train", string Evaluated = "evaluate", int Round = 1, string? EvaluatedBefore = null)
 {
     public static readonly Links Default = new();
+
+    /// <summary>Round <paramref name="round"/>: its stages are named STAGE@ROUND, and it starts from the model the round
+    /// before trained, which is also its reference model.</summary>
+    public static Links Of(int round)
+    {
+        if (round == 1) return Default;
+        var before = Of(round - 1);
+        return new(StartModel: before.Trained, Samples: $"sample@{round}", Verified: $"verify@{round}", Pairs: $"pairs@{round}",
+            Trained: $"train@{round}", Evaluated: $"evaluate@{round}", Round: round, EvaluatedBefore: before.Evaluated);
+    }
 }
 
 /// <summary>Base of the stage implementations: a name in the graph, the stages it reads (<see cref="Links"/>), and

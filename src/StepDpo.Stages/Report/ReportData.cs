@@ -33,4 +33,5 @@ public sealed record ReportData(
     ExpectReport? Expectations = null,
     DateTimeOffset? Finished = null,
     ComparedRun? Compared = null,
-    Locate.LocateFile? Locator = null);
+    Locate.LocateFile? Locator = null,
+    RoundsReport? Rounds = null);

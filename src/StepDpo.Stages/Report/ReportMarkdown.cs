@@ -16,7 +16,8 @@ public static class ReportMarkdown
         md.AppendLine($"# Step-DPO run `{data.Experiment}`");
         md.AppendLine();
         if (data.Finished is DateTimeOffset t) md.AppendLine($"Finished {t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", Inv)} UTC.").AppendLine();
-        Headline(md, data.Summary);
+        if (data.Rounds is { } rounds) Rounds(md, rounds);
+        Headline(md, data.Summary, data.Rounds is null ? "Result" : "Result of round 1");
         Results(md, data.Summary);
         if (data.Compared is { } compared) SideBySide(md, data.Experiment, data.Summary, compared);
         Groups(md, data.Summary, bySubject: false);
@@ -36,9 +37,42 @@ public static class ReportMarkdown
         return md.ToString().Replace("\r\n", "\n");
     }
 
-    private static void Headline(StringBuilder md, EvalSummary s)
+    /// <summary>Accuracy per round, each round against the one before and the start model against the last round.</summary>
+    private static void Rounds(StringBuilder md, RoundsReport rounds)
     {
-        md.AppendLine("## Result").AppendLine();
+        md.AppendLine("## Rounds").AppendLine();
+        md.AppendLine($"{rounds.Rounds.Count} rounds of Step-DPO: round r+1 sampled from round r's trained model, located and " +
+                      "rectified its errors with it, and trained from it (with the settings of round 1) with it as the reference model. Each round is " +
+                      "compared with the one before on the same held-out problems (exact McNemar test).").AppendLine();
+        foreach (var c in rounds.StartToFinal.Comparisons)
+        {
+            var a = rounds.StartToFinal.Result(c.A, c.Benchmark)!;
+            var b = rounds.StartToFinal.Result(c.B, c.Benchmark)!;
+            md.AppendLine($"- **{c.Benchmark}**, start → round {rounds.Rounds.Count}: {Pct(a.Accuracy)} → {Pct(b.Accuracy)} " +
+                          $"({Points(c.Delta)}); fixed {c.BOnly}, broken {c.AOnly}; exact McNemar p = {P(c.McNemarP)}, " +
+                          $"{(c.McNemarP < 0.05 ? "significant" : "not significant")} at the 5% level.");
+        }
+        md.AppendLine();
+        Table(md, ["benchmark", "model", "accuracy", "95% CI", "correct / n", "change", "fixed", "broken", "McNemar p"],
+            rounds.Rows().Select(r => new List<string>
+            {
+                r.Benchmark, r.Model, Pct(r.Accuracy), Interval(r.Ci95[0], r.Ci95[1]), $"{r.Correct} / {r.N}",
+                r.Delta is double d ? Points(d) : "", r.Fixed?.ToString(Inv) ?? "", r.Broken?.ToString(Inv) ?? "",
+                r.McNemarP is double p ? P(p) : "",
+            }), textColumns: 2);
+        var funnels = rounds.Rounds.Where(r => r.Funnel is not null).ToList();
+        if (funnels.Count == 0) return;
+        md.AppendLine("Preference data per round (samples from the model the round starts from):").AppendLine();
+        Table(md, ["round", "samples", "wrong", "located", "rectified", "pairs"], funnels.Select(r => new List<string>
+        {
+            r.Round.ToString(Inv), Int(r.Funnel!.Samples), $"{Int(r.Funnel.Wrong)} ({Ratio(r.Funnel.Wrong, r.Funnel.Samples)})",
+            Int(r.Funnel.Located), Int(r.Funnel.Rectified), Int(r.Funnel.Pairs),
+        }));
+    }
+
+    private static void Headline(StringBuilder md, EvalSummary s, string title)
+    {
+        md.AppendLine($"## {title}").AppendLine();
         if (s.Comparisons.Count == 0)
         {
             md.AppendLine("No model pair was evaluated on the same problems, so there is no before/after comparison.").AppendLine();

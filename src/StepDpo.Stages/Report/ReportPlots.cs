@@ -66,6 +66,19 @@ public static class ReportPlots
         return true;
     }
 
+    /// <summary>Accuracy of the start model and of each round's trained model per benchmark, 95% Wilson intervals as error bars.</summary>
+    public static bool AccuracyByRound(IReadOnlyList<RoundRow> rows, string path)
+    {
+        var benchmarks = rows.Select(r => r.Benchmark).Distinct().ToList();
+        if (benchmarks.Count == 0) return false;
+        var series = rows.Select(r => r.Model).Distinct().Select(model => (model,
+            benchmarks.Select(b => rows.FirstOrDefault(r => r.Model == model && r.Benchmark == b) is { N: > 0 } r ? (double?)r.Accuracy : null).ToArray(),
+            benchmarks.Select(b => rows.FirstOrDefault(r => r.Model == model && r.Benchmark == b) is { N: > 0 } r ? (r.Ci95[0], r.Ci95[1]) : (0.0, 0.0)).ToArray()))
+            .ToList();
+        GroupedBars("Accuracy per round (95% Wilson interval)", "benchmark", benchmarks, series, path);
+        return true;
+    }
+
     /// <summary>Accuracy per MATH level or subject of one benchmark (<paramref name="bySubject"/> picks which);
     /// false when the benchmark has no such groups.</summary>
     public static bool AccuracyByGroup(EvalSummary summary, string benchmark, bool bySubject, string path)

@@ -13,6 +13,8 @@ public static class ReportRenderer
         string plots = Path.Combine(outDir, PlotDir);
         Directory.CreateDirectory(plots);
         var images = new List<ReportImage>();
+        if (data.Rounds is { } rounds && ReportPlots.AccuracyByRound(rounds.Rows(), Path.Combine(plots, "rounds.png")))
+            images.Add(new ReportImage("Accuracy per round, with 95% intervals", $"{PlotDir}/rounds.png"));
         if (ReportPlots.AccuracyByBenchmark(data.Summary, Path.Combine(plots, "accuracy.png")))
             images.Add(new ReportImage("Accuracy before and after, with 95% intervals", $"{PlotDir}/accuracy.png"));
         foreach (var benchmark in data.Summary.Results.Select(r => r.Benchmark).Distinct())

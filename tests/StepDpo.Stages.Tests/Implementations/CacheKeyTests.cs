@@ -12,7 +12,7 @@ namespace StepDpo.Stages.Tests.Implementations;
 /// reference log-prob cache is not reused across the things its values depend on.</summary>
 public class CacheKeyTests
 {
-    const string Tiny = """
+    internal const string Tiny = """
         name: keys
         model: {init: {preset: tiny}, template: plain}
         data: {synthetic: {train: 20, pool: 10, test: 10, min_steps: 2, max_steps: 3, max_start: 9, max_addend: 6, max_factor: 4, max_value: 12}}
@@ -27,7 +27,7 @@ public class CacheKeyTests
     static Dictionary<string, string?> Keys(Workspace ws, params string[] sets) =>
         Pipeline.Graph(ws).Plan(ManifestLoader.Load("keys", ws, sets)).Stages.ToDictionary(s => s.Name, s => s.Key);
 
-    static Workspace Write(TempDir dir, string name, string yaml)
+    internal static Workspace Write(TempDir dir, string name, string yaml)
     {
         Directory.CreateDirectory(dir.File("experiments"));
         File.WriteAllText(dir.File($"experiments/{name}.yaml"), yaml);
@@ -60,16 +60,22 @@ public class CacheKeyTests
             else Assert.Equal(before[stage], after[stage]);
     }
 
+    /// <summary>A random fp32 tiny checkpoint in model/ and some one-step pairs in pairs.jsonl.</summary>
+    internal static void ModelAndPairs(TempDir dir, int seed, int pairs)
+    {
+        ModelStore.CreateRandom(new ModelInit { Preset = "tiny" }, seed, dir.File("model"), "float32");
+        PairFile.Write(dir.File("pairs.jsonl"), Enumerable.Range(1, pairs).Select(i => new StepDpoPair(
+            $"Tom has {i} apples and buys {i + 2}. How many?", "Step 1: ", $"{i} + {i + 2} = {2 * i + 2}.", $"{i} - {i + 2} = 0.",
+            "", "", $"{2 * i + 2}", "test")));
+    }
+
     /// <summary>Three real train runs of a tiny model on three pairs: fp32, then bf16 (the cached fp32 values must not be
     /// used), then bf16 with another beta (the bf16 values are reused).</summary>
     [Fact]
     public async Task The_reference_logprob_cache_follows_the_dtype()
     {
         using var dir = new TempDir();
-        ModelStore.CreateRandom(new ModelInit { Preset = "tiny" }, 7, dir.File("model"), "float32");
-        PairFile.Write(dir.File("pairs.jsonl"), Enumerable.Range(1, 3).Select(i => new StepDpoPair(
-            $"Tom has {i} apples and buys {i + 2}. How many?", "Step 1: ", $"{i} + {i + 2} = {2 * i + 2}.", $"{i} - {i + 2} = 0.",
-            "", "", $"{2 * i + 2}", "test")));
+        ModelAndPairs(dir, seed: 7, pairs: 3);
         var ws = Write(dir, "keys", """
             name: keys
             model: {path: model, template: plain, dtype: float32}
