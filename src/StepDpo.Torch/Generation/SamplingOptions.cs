@@ -20,13 +20,18 @@ public sealed record SamplingOptions
     public IReadOnlyList<int>? EosIds { get; init; }
     /// <summary>Keep going past EOS (benchmarks that need a fixed length).</summary>
     public bool IgnoreEos { get; init; }
-    /// <summary>Most sequences decoded together (prompts × N); bounds the KV cache memory.</summary>
+    /// <summary>Most sequences decoded together (prompts × N, at least N); bounds the KV cache memory. More prompts than
+    /// fit wait and take the slots of sequences that end.</summary>
     public int MaxBatchSize { get; init; } = 32;
     /// <summary>Prepend the tokenizer's BOS to each text prompt (as HF tokenizers do for Llama) when it has one.</summary>
     public bool AddBos { get; init; } = true;
     /// <summary>False recomputes the whole sequence each step instead of using the KV cache (for benchmarks and
     /// equivalence tests; same results up to float rounding).</summary>
     public bool UseKvCache { get; init; } = true;
+    /// <summary>False takes prompts in static batches (the next starts when this one's last sequence ends) and prefills
+    /// each prompt alone, as the engine did before continuous batching: for benchmarks and equivalence tests (same
+    /// results up to float rounding).</summary>
+    public bool ContinuousBatching { get; init; } = true;
 
     public void Validate()
     {

@@ -57,16 +57,25 @@ public sealed class CausalLM : nn.Module, ICausalLM
 
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
     {
-        if (attentionMask is not null)
-        {
-            // A query may always see itself: rows that are pure padding would otherwise be fully masked, and SDPA
-            // turns those into NaN, which then leaks into real rows through 0·NaN in the next layer.
-            long t = inputIds.shape[1];
-            using var self = eye(t, dtype: ScalarType.Bool, device: inputIds.device);
-            using var withSelf = attentionMask | self;
-            return Forward(inputIds, positionIds, withSelf, null);
-        }
-        return Forward(inputIds, positionIds, null, null);
+        using var withSelf = WithSelf(attentionMask, inputIds.shape[1]);
+        return Forward(inputIds, positionIds, withSelf, null);
+    }
+
+    /// <summary>The LM head on the hidden states of <paramref name="rows"/> only (see <see cref="ICausalLM.ForwardRows"/>).</summary>
+    public Tensor ForwardRows(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = HiddenStates(inputIds, positionIds, WithSelf(attentionMask, inputIds.shape[1]), null);
+        return scope.MoveToOuter(Logits(hidden.reshape(-1, hidden.shape[^1])[rows]));
+    }
+
+    /// <summary>A query may always see itself: rows that are pure padding would otherwise be fully masked, and softmax
+    /// turns those into NaN, which then leaks into real rows through 0·NaN in the next layer. Null stays null (causal).</summary>
+    internal static Tensor? WithSelf(Tensor? attentionMask, long t)
+    {
+        if (attentionMask is null) return null;
+        using var self = eye(t, dtype: ScalarType.Bool, device: attentionMask.device);
+        return attentionMask | self;
     }
 
     /// <summary>
