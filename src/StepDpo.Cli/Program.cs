@@ -3,6 +3,8 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StepDpo.Cli.Commands;
 
+// Before the first tensor: malloc keeps freed memory, OpenMP threads sleep instead of spinning (Devices/CpuRuntime.cs).
+StepDpo.Torch.Devices.CpuRuntime.Configure();
 // Logs and CI capture output: use a wide layout there instead of Spectre's 80-column fallback.
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
 var app = new CommandApp();

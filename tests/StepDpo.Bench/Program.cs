@@ -4,6 +4,8 @@ using StepDpo.Bench;
 using StepDpo.Bench.Peers;
 using StepDpo.Bench.Stages;
 
+StepDpo.Torch.Devices.CpuRuntime.Configure(); // as the tool does, before the first tensor
+
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
 {
     ["peers"] = ("StepDpo vs PyTorch eager on the same shapes: SFT, Step-DPO (both layouts), reference pass, prefill, decode", a => Task.FromResult(PeerBench.Run(a))),

@@ -11,7 +11,9 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
 {
     readonly GenerationEngine engine = new(model, tokenizer);
 
-    public int PreferredChunk => System.Math.Max(1, batchSize);
+    /// <summary>Sequences per call: several batches' worth, so that the engine's continuous batching has waiting prompts
+    /// to put in the slots of sequences that end (a call of one batch would drain to a few long sequences).</summary>
+    public int PreferredChunk => System.Math.Max(1, batchSize) * 8;
 
     public CausalLM Model => model;
     public ITokenizer Tokenizer => tokenizer;

@@ -12,7 +12,7 @@ namespace StepDpo.Torch.Generation;
 sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
 {
     KvCache? cache;
-    Tensor? keyValid;
+    Tensor? keyValid; // null: every slot of every row is real (no padding anywhere), so no mask is needed
     List<Sequence> rows = [];
     int[] firstSlot = []; // the first cache slot each row still needs
 
@@ -34,7 +34,7 @@ sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
         int length = Math.Max(kept, incoming);
 
         var parts = new List<(KvCache Cache, Tensor Rows, int From)>();
-        var validParts = new List<(Tensor Valid, Tensor Rows, int From)>();
+        var validParts = new List<(Tensor Valid, Tensor Rows, int From)>(); // kept rows first, then the admitted ones
         var slots = new List<int>();
         var next = new List<Sequence>();
         using var scope = NewDisposeScope();
@@ -42,7 +42,7 @@ sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
         {
             var picked = tensor(keep.Select(r => (long)r).ToArray(), device: device);
             parts.Add((cache!, picked, from));
-            validParts.Add((keyValid!, picked, from));
+            if (keyValid is not null) validParts.Add((keyValid, picked, from));
             slots.AddRange(keep.Select(r => firstSlot[r] - from + length - kept));
             next.AddRange(keep.Select(r => rows[r]));
         }
@@ -60,7 +60,9 @@ sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
         if (parts.Count > 0)
         {
             valid = zeros(next.Count, length, dtype: ScalarType.Bool, device: device);
-            long at = 0;
+            // Kept rows without a validity tensor had every slot real.
+            if (keyValid is null && keep.Count > 0) valid.narrow(0, 0, keep.Count).narrow(1, length - kept, kept).fill_(true);
+            long at = keyValid is null ? keep.Count : 0;
             foreach (var (source, picked, start) in validParts)
             {
                 int width = (int)source.shape[1] - start;
@@ -68,7 +70,7 @@ sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
                 if (width > 0) valid.narrow(0, at, n).narrow(1, length - width, width).copy_(source.narrow(1, start, width)[picked]);
                 at += n;
             }
-            valid.MoveToOuterDisposeScope();
+            valid = valid.all().item<bool>() ? null : valid.MoveToOuterDisposeScope();
         }
         cache?.Dispose();
         keyValid?.Dispose();
@@ -83,9 +85,11 @@ sealed class RunningBatch(CausalLM model, int maxNewTokens) : IDisposable
         var device = model.Device;
         var ids = tensor(rows.Select(r => (long)r.Tokens[^1]).ToArray(), device: device).unsqueeze(1);
         var positions = tensor(rows.Select(r => (long)r.LastPosition).ToArray(), device: device).unsqueeze(1);
-        var extended = DecodeInputs.Extend(keyValid!);
+        if (keyValid is null) // no padding in any row (one prompt, prompts of one length): every cached key is visible
+            return model.ForwardLast(ids, positions, null, cache!).MoveToOuterDisposeScope();
+        var extended = DecodeInputs.Extend(keyValid);
         var logits = model.ForwardLast(ids, positions, DecodeInputs.StepMask(extended), cache!);
-        keyValid!.Dispose();
+        keyValid.Dispose();
         keyValid = extended.MoveToOuterDisposeScope();
         return logits.MoveToOuterDisposeScope();
     }

@@ -37,26 +37,28 @@ sealed class SequenceSampler(ITokenizer? tokenizer, SamplingOptions options, Has
     {
         // Temporaries (logsumexp before its cast, unsqueeze views) belong to this scope, not to the finalizer thread.
         using var scope = NewDisposeScope();
-        int vocab = (int)logits.shape[1], finished = 0, sampled = 0;
-        double[] logNormalisers;
-        using (var lse = logits.logsumexp(1).to(ScalarType.Float64).cpu()) logNormalisers = lse.data<double>().ToArray();
-        int[] greedyTokens = [];
-        float[] greedyLogits = [], values = [];
+        int vocab = (int)logits.shape[1], n = rows.Count, finished = 0, sampled = 0;
+        var lse = logits.logsumexp(1).to(ScalarType.Float64);
+        double[] host; // log Σ exp per row, then for greedy decoding the best logit and its token id per row
+        float[] values = [];
         if (options.Temperature == 0)
         {
-            using var argmax = logits.argmax(1);
-            using var best = logits.gather(1, argmax.unsqueeze(1)).squeeze(1);
-            greedyTokens = argmax.cpu().data<long>().Select(x => (int)x).ToArray();
-            greedyLogits = best.cpu().data<float>().ToArray();
+            var (best, argmax) = logits.max(1);
+            using var all = cat([lse, best.to(ScalarType.Float64), argmax.to(ScalarType.Float64)]).cpu();
+            host = all.data<double>().ToArray();
         }
-        else values = logits.cpu().data<float>().ToArray();
-        for (int row = 0; row < rows.Count; row++)
+        else
+        {
+            using (var all = lse.cpu()) host = all.data<double>().ToArray();
+            values = logits.cpu().data<float>().ToArray();
+        }
+        for (int row = 0; row < n; row++)
         {
             var s = rows[row];
             if (s.Finish is not null) continue;
             var (token, logprob) = options.Temperature == 0
-                ? (greedyTokens[row], (float)(greedyLogits[row] - logNormalisers[row]))
-                : sampler.Sample(values.AsSpan(row * vocab, vocab), s.Rng, logNormalisers[row]);
+                ? ((int)host[2 * n + row], (float)(host[n + row] - host[row]))
+                : sampler.Sample(values.AsSpan(row * vocab, vocab), s.Rng, host[row]);
             sampled++;
             s.Tokens.Add(token);
             s.Logprobs.Add(logprob);

@@ -43,7 +43,7 @@ public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientC
         long b = inputIds.shape[0], t = inputIds.shape[1];
         positionIds ??= arange(t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
         // As CausalLM.Forward: every query sees itself, so padding rows never softmax over nothing.
-        Tensor? mask = CausalLM.WithSelf(attentionMask, t);
+        var mask = Attention.Prepare(CausalLM.WithSelf(attentionMask, t), t, t, model.Config, model.DType, inputIds.device);
         var (cos, sin) = rotary.CosSin(positionIds, model.DType);
         var hidden = model.model.embed_tokens.forward(inputIds);
         // Embedding output does not require grad when the embedding is frozen (LoRA); the checkpoint needs an input

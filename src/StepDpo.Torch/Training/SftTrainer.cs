@@ -34,7 +34,7 @@ public static class SftTrainer
             var logp = batch.TargetLogProbs(rows.log_softmax(-1));
             var loss = -logp.mean();
             if (backward) (loss * weight).backward();
-            double correct = rows.detach().argmax(-1).eq(batch.TargetIds).sum().item<long>();
+            double correct = batch.TopOne(rows).sum().item<long>();
             int tokens = batch.GroupTokenCounts.Sum();
             // Sums are per token here; the engine divides by examples, so report per-example-normalised values instead.
             var sums = new Dictionary<string, double> { ["token_accuracy"] = correct / tokens * batchExamples.Count };

@@ -10,15 +10,16 @@ namespace StepDpo.Bench.Peers;
 /// StepDpo against PyTorch eager on the same shapes, in one run: SFT step, Step-DPO step in the shared-prefix and the
 /// two-row (TRL) layouts, the reference pass, prefill and greedy decoding with the KV cache at batch 1, 8 and 64, for the
 /// qwen2 presets mini and small in bf16 with random weights. The two sides alternate round by round (each round times a
-/// few repetitions of one side, then of the other), so a neighbour's load hits both; the table shows medians and the
-/// speed ratio (PyTorch time / StepDpo time: above 1, StepDpo is faster).
+/// few repetitions of one side, then of the other), so a neighbour's load hits both. The table shows medians of CPU time
+/// (this process, all threads: on a shared machine the wall clock also counts the neighbours) and the speed ratios
+/// PyTorch time / StepDpo time for CPU time and for the wall clock (above 1, StepDpo is faster).
 /// Options: --threads N (both sides; default 1), --presets mini,small, --vocab N (4096), --rounds N (3), --reps N (3),
 /// --python PATH (/usr/bin/python3), --only CASE[,CASE] (sft, dpo-shared, dpo-rows, reference, prefill, decode).
 /// Run: dotnet run -c Release --project tests/StepDpo.Bench -- peers [--threads N]
 /// </summary>
 public static class PeerBench
 {
-    sealed record Case(string Name, string Shape, string Unit, double Work, Func<StepDpoSide, int, double[]> Ours, JsonObject Theirs)
+    sealed record Case(string Name, string Shape, string Unit, double Work, Func<StepDpoSide, int, Timing> Ours, JsonObject Theirs)
     {
         /// <summary>Rate units (tokens/s) are work / time; time units show the time (ms) itself.</summary>
         public bool IsRate => Unit.EndsWith("/s", StringComparison.Ordinal);
@@ -55,26 +56,25 @@ public static class PeerBench
             Console.WriteLine($"## qwen2/{preset}: {model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters" +
                 (theirs is null ? "" : $"; PyTorch {theirs.TorchVersion}, {theirs.Threads} threads, attention {theirs.Attention}"));
             Console.WriteLine();
-            Console.WriteLine("| hot loop | shape | unit | StepDpo | PyTorch eager | ratio (PyTorch time / StepDpo time) |");
-            Console.WriteLine("|---|---|---|---:|---:|---:|");
+            Console.WriteLine("| hot loop | shape | unit (CPU time) | StepDpo | PyTorch eager | ratio, CPU time | ratio, wall clock |");
+            Console.WriteLine("|---|---|---|---:|---:|---:|---:|");
             foreach (var c in Cases().Where(c => only.Length == 0 || only.Any(o => c.Name.StartsWith(o, StringComparison.Ordinal))))
             {
-                var mine = new List<double>();
-                var peer = new List<double>();
+                var (mineWall, mineCpu, peerWall, peerCpu) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
                 for (int r = 0; r < rounds; r++)
                 {
-                    mine.AddRange(c.Ours(ours, reps));
-                    if (theirs is not null)
-                    {
-                        var request = (JsonObject)c.Theirs.DeepClone();
-                        request["reps"] = reps;
-                        peer.AddRange(theirs.Run(request));
-                    }
+                    var mine = c.Ours(ours, reps);
+                    mineWall.AddRange(mine.Wall); mineCpu.AddRange(mine.Cpu);
+                    if (theirs is null) continue;
+                    var request = (JsonObject)c.Theirs.DeepClone();
+                    request["reps"] = reps;
+                    var peer = theirs.Run(request);
+                    peerWall.AddRange(peer.Wall); peerCpu.AddRange(peer.Cpu);
                 }
-                double a = Median(mine), b = peer.Count > 0 ? Median(peer) : double.NaN;
-                string peerText = peer.Count > 0 ? $"{c.Show(b):F1}" : "-";
-                string ratio = peer.Count > 0 ? $"{b / a:F2}" : "-";
-                Console.WriteLine($"| {c.Name} | {c.Shape} | {c.Unit} | {c.Show(a):F1} | {peerText} | {ratio} |");
+                string Cell(List<double> xs) => xs.Count == 0 ? "-" : $"{c.Show(Median(xs)):F1}";
+                string Ratio(List<double> a, List<double> b) => b.Count == 0 ? "-" : $"{Median(b) / Median(a):F2}";
+                Console.WriteLine($"| {c.Name} | {c.Shape} | {c.Unit} | {Cell(mineCpu)} | {Cell(peerCpu)} | " +
+                                  $"{Ratio(mineCpu, peerCpu)} | {Ratio(mineWall, peerWall)} |");
             }
             Console.WriteLine();
             Console.WriteLine($"load average after {preset}: {LoadAverage()}");

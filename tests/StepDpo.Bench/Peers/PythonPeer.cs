@@ -43,16 +43,19 @@ sealed class PythonPeer : IDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false,
         };
         psi.ArgumentList.Add(Script);
+        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE"; // as StepDpo's CpuRuntime sets it (the script sets malloc's options)
         var process = Process.Start(psi)!;
         process.StandardInput.WriteLine(new JsonObject { ["preset"] = preset, ["vocab"] = vocab, ["threads"] = threads }.ToJsonString());
         return new PythonPeer(process, ReadLine(process));
     }
 
-    /// <summary>Runs one case; returns the durations (seconds) of its timed repetitions.</summary>
-    public double[] Run(JsonObject request)
+    /// <summary>Runs one case; returns the wall-clock and CPU seconds of its timed repetitions.</summary>
+    public Timing Run(JsonObject request)
     {
         process.StandardInput.WriteLine(request.ToJsonString());
-        return ReadLine(process)["seconds"]!.AsArray().Select(s => s!.GetValue<double>()).ToArray();
+        var answer = ReadLine(process);
+        double[] Read(string key) => answer[key]!.AsArray().Select(s => s!.GetValue<double>()).ToArray();
+        return new Timing(Read("wall"), Read("cpu"));
     }
 
     static JsonObject ReadLine(Process process)

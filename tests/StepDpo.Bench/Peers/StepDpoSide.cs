@@ -12,6 +12,9 @@ namespace StepDpo.Bench.Peers;
 /// the reference pass of the train stage, and the generation engine. Each call times <c>reps</c> repetitions after one
 /// warm-up, as the Python side does.
 /// </summary>
+/// <summary>Wall-clock and CPU seconds of each timed repetition.</summary>
+sealed record Timing(double[] Wall, double[] Cpu);
+
 sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
 {
     readonly Random random = new(7);
@@ -28,20 +31,23 @@ sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
         MaxLength = maxLength, MaxPromptLength = maxLength - 1, WarmupRatio = 0, LrScheduler = "constant", Seed = 3,
     };
 
-    /// <summary>Seconds between consecutive step callbacks of a trainer run of reps + 1 steps.</summary>
-    double[] StepTimes(int reps, Action<Action<StepMetrics>, string> train)
+    /// <summary>Wall and CPU seconds between consecutive step callbacks of a trainer run of reps + 1 steps.</summary>
+    Timing StepTimes(int reps, Action<Action<StepMetrics>, string> train)
     {
-        var stamps = new List<double>();
+        var wall = new List<double>();
+        var cpu = new List<double>();
         var clock = Stopwatch.StartNew();
         string dir = Path.Combine(scratch, Guid.NewGuid().ToString("N"));
-        train(m => { if (!m.IsEval) stamps.Add(clock.Elapsed.TotalSeconds); }, dir);
+        train(m => { if (!m.IsEval) { wall.Add(clock.Elapsed.TotalSeconds); cpu.Add(CpuClock.Now()); } }, dir);
         Directory.Delete(dir, true);
-        return stamps.Zip(stamps.Skip(1), (a, b) => b - a).ToArray();
+        return new Timing(Differences(wall), Differences(cpu));
     }
+
+    static double[] Differences(List<double> stamps) => stamps.Zip(stamps.Skip(1), (a, b) => b - a).ToArray();
 
     static Task NoSave(string _) => Task.CompletedTask;
 
-    public double[] Sft(int batch, int prompt, int completion, int reps)
+    public Timing Sft(int batch, int prompt, int completion, int reps)
     {
         var examples = Enumerable.Range(0, batch * (reps + 1)).Select(_ => new SftExample(Ids(prompt), Ids(completion))).ToList();
         // max_length = one example: every row holds one example, as the PyTorch side's rows do.
@@ -49,7 +55,7 @@ sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
         return StepTimes(reps, (onStep, dir) => SftTrainer.Train(model, examples, opts, dir, onStep, saveModel: NoSave));
     }
 
-    public double[] Dpo(bool shared, int pairs, int prefix, int step, int reps)
+    public Timing Dpo(bool shared, int pairs, int prefix, int step, int reps)
     {
         var data = Pairs(pairs * (reps + 1), prefix, step);
         var zeros = new double[data.Count];
@@ -58,32 +64,34 @@ sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
         return StepTimes(reps, (onStep, dir) => StepDpoTrainer.Train(model, data, refs, opts, dir, onStep, saveModel: NoSave));
     }
 
-    public double[] Reference(int pairs, int prefix, int step, int reps)
+    public Timing Reference(int pairs, int prefix, int step, int reps)
     {
         var data = Pairs(pairs, prefix, step);
         return Timed(reps, () => ReferenceLogProbs.Compute(model, data, "bench", pairs));
     }
 
-    public double[] Prefill(int batch, int prompt, int reps)
+    public Timing Prefill(int batch, int prompt, int reps)
     {
         var prompts = Enumerable.Range(0, batch).Select(_ => Ids(prompt)).ToList();
         var engine = new GenerationEngine(model);
         return Timed(reps, () => engine.GenerateIds(prompts, Greedy(1, batch)));
     }
 
-    /// <summary>Seconds of the new - 1 decode steps after the prefill (from the first sampled token to the last).</summary>
-    public double[] Decode(int batch, int prompt, int newTokens, int reps)
+    /// <summary>Wall and CPU seconds of the new - 1 decode steps after the prefill (from the first sampled token to the
+    /// last).</summary>
+    public Timing Decode(int batch, int prompt, int newTokens, int reps)
     {
         var prompts = Enumerable.Range(0, batch).Select(_ => Ids(prompt)).ToList();
         var engine = new GenerationEngine(model);
-        var times = new double[reps + 1];
+        var wall = new double[reps + 1];
+        var cpu = new double[reps + 1];
         for (int r = 0; r <= reps; r++)
         {
             var steps = new StepClock();
             engine.GenerateIds(prompts, Greedy(newTokens, batch), steps);
-            times[r] = steps.Last - steps.First;
+            (wall[r], cpu[r]) = (steps.Last - steps.First, steps.LastCpu - steps.FirstCpu);
         }
-        return times[1..];
+        return new Timing(wall[1..], cpu[1..]);
     }
 
     static SamplingOptions Greedy(int newTokens, int batch) =>
@@ -93,25 +101,27 @@ sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
     sealed class StepClock : IProgress<GenerationProgress>
     {
         readonly Stopwatch clock = Stopwatch.StartNew();
-        public double First = double.NaN, Last;
+        public double First = double.NaN, Last, FirstCpu, LastCpu;
         public void Report(GenerationProgress value)
         {
-            Last = clock.Elapsed.TotalSeconds;
-            if (double.IsNaN(First)) First = Last;
+            (Last, LastCpu) = (clock.Elapsed.TotalSeconds, CpuClock.Now());
+            if (double.IsNaN(First)) (First, FirstCpu) = (Last, LastCpu);
         }
     }
 
-    static double[] Timed(int reps, Action run)
+    static Timing Timed(int reps, Action run)
     {
         run();
-        var seconds = new double[reps];
+        var wall = new double[reps];
+        var cpu = new double[reps];
         for (int i = 0; i < reps; i++)
         {
             var clock = Stopwatch.StartNew();
+            double start = CpuClock.Now();
             run();
-            seconds[i] = clock.Elapsed.TotalSeconds;
+            (wall[i], cpu[i]) = (clock.Elapsed.TotalSeconds, CpuClock.Now() - start);
         }
-        return seconds;
+        return new Timing(wall, cpu);
     }
 
     public void Dispose() => Directory.Delete(scratch, true);

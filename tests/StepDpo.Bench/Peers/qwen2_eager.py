@@ -8,14 +8,15 @@ them than query heads, the LM head applied only to the positions a loss reads, a
 weights for AdamW (bf16 weights lose small updates otherwise, and StepDpo keeps fp32 masters too).
 
 Protocol (one JSON object per line): the first line on stdin is {"preset", "vocab", "threads", "seed"}; the script answers
-{"torch": version, "threads": n, "attention": how}. Then each line is a case; the answer is {"seconds": [...]}, one
-duration per timed repetition (the first, warm-up, is not timed). Cases:
+{"torch": version, "threads": n, "attention": how}. Then each line is a case; the answer is {"wall": [...], "cpu": [...]},
+wall-clock and CPU seconds (this process, all threads) per timed repetition (the first, warm-up, is not timed). Cases:
   {"case": "sft", "batch", "prompt", "completion", "reps"}            SFT step: forward, token-mean NLL, backward, clip, AdamW
   {"case": "dpo", "layout": "shared"|"rows", "pairs", "prefix", "step", "reps"}   Step-DPO step (sigmoid loss), same + AdamW
   {"case": "reference", "pairs", "prefix", "step", "reps"}            reference pass: shared-prefix forward, no gradients
   {"case": "prefill", "batch", "prompt", "reps"}                      prompt forward into a KV cache, greedy first token
   {"case": "decode", "batch", "prompt", "new", "reps"}                greedy decode steps with the KV cache (per call: new-1 steps)
 """
+import ctypes
 import json
 import math
 import sys
@@ -219,13 +220,15 @@ class TwoRows:
 
 
 def timed(run, reps):
-    run()  # warm-up
-    seconds = []
+    """Wall and CPU seconds (this process, all threads) of each of reps calls after a warm-up."""
+    run()
+    wall, cpu = [], []
     for _ in range(reps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def random_ids(g, vocab, *shape):
@@ -283,36 +286,49 @@ def reference_case(model, vocab, g, pairs, prefix, step, reps):
 
 
 def generate(model, prompts, new_tokens):
-    """Greedy decoding with a KV cache; returns (prefill seconds, decode seconds for new_tokens - 1 steps)."""
+    """Greedy decoding with a KV cache; returns (wall, CPU) seconds of the prefill (with the first token) and of the
+    new_tokens - 1 decode steps after it."""
     with torch.inference_mode():
         b, t = prompts.shape
         cache = KvCache(model, b, t + new_tokens)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         hidden = model.hidden_states(prompts, torch.arange(t).expand(b, t), causal=True, cache=cache)
         token = model.logits(hidden[:, -1]).argmax(-1)
-        prefilled = time.perf_counter()
+        prefilled, prefilled_cpu = time.perf_counter(), time.process_time()
         tokens = [token]
         for i in range(1, new_tokens):
             position = torch.full((b, 1), t + i - 1, dtype=torch.long)
             hidden = model.hidden_states(tokens[-1].unsqueeze(1), position, cache=cache)
             tokens.append(model.logits(hidden[:, -1]).argmax(-1))
         torch.stack(tokens, 1).tolist()  # the host reads the tokens, as a generator returning text must
-        return prefilled - start, time.perf_counter() - prefilled
+        return (prefilled - start, prefilled_cpu - start_cpu), (time.perf_counter() - prefilled, time.process_time() - prefilled_cpu)
 
 
 def prefill_case(model, vocab, g, batch, prompt, reps):
     prompts = random_ids(g, vocab, batch, prompt)
     generate(model, prompts, 1)
-    return [generate(model, prompts, 1)[0] for _ in range(reps)]
+    return tuple(zip(*[generate(model, prompts, 1)[0] for _ in range(reps)]))
 
 
 def decode_case(model, vocab, g, batch, prompt, new, reps):
     prompts = random_ids(g, vocab, batch, prompt)
     generate(model, prompts, new)
-    return [generate(model, prompts, new)[1] for _ in range(reps)]
+    return tuple(zip(*[generate(model, prompts, new)[1] for _ in range(reps)]))
+
+
+def same_c_runtime_as_stepdpo():
+    """glibc malloc keeps freed memory for reuse, as src/StepDpo.Torch/Devices/CpuRuntime.cs sets it for StepDpo (the
+    harness also gives both sides OMP_WAIT_POLICY=PASSIVE)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD
+    except OSError:
+        pass
 
 
 def main():
+    same_c_runtime_as_stepdpo()
     setup = json.loads(sys.stdin.readline())
     torch.set_num_threads(setup["threads"])
     torch.manual_seed(setup.get("seed", 1))
@@ -326,18 +342,18 @@ def main():
         c = json.loads(line)
         kind = c["case"]
         if kind == "sft":
-            seconds = sft_case(model, vocab, g, c["batch"], c["prompt"], c["completion"], c["reps"])
+            wall, cpu = sft_case(model, vocab, g, c["batch"], c["prompt"], c["completion"], c["reps"])
         elif kind == "dpo":
-            seconds = dpo_case(model, vocab, g, c["layout"], c["pairs"], c["prefix"], c["step"], c["reps"])
+            wall, cpu = dpo_case(model, vocab, g, c["layout"], c["pairs"], c["prefix"], c["step"], c["reps"])
         elif kind == "reference":
-            seconds = reference_case(model, vocab, g, c["pairs"], c["prefix"], c["step"], c["reps"])
+            wall, cpu = reference_case(model, vocab, g, c["pairs"], c["prefix"], c["step"], c["reps"])
         elif kind == "prefill":
-            seconds = prefill_case(model, vocab, g, c["batch"], c["prompt"], c["reps"])
+            wall, cpu = prefill_case(model, vocab, g, c["batch"], c["prompt"], c["reps"])
         elif kind == "decode":
-            seconds = decode_case(model, vocab, g, c["batch"], c["prompt"], c["new"], c["reps"])
+            wall, cpu = decode_case(model, vocab, g, c["batch"], c["prompt"], c["new"], c["reps"])
         else:
             raise SystemExit(f"unknown case {kind!r}")
-        print(json.dumps({"seconds": seconds}), flush=True)
+        print(json.dumps({"wall": list(wall), "cpu": list(cpu)}), flush=True)
 
 
 if __name__ == "__main__":
