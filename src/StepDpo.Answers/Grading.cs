@@ -7,21 +7,41 @@ namespace StepDpo.Answers;
 /// equals the gold answer.</summary>
 public sealed record GradeResult(string? Extracted, bool Correct);
 
-/// <summary>Answer checking: extract the final answer from a model response and decide whether
-/// it equals the gold answer. Pure functions, thread-safe, bounded work per call, never throws.</summary>
+/// <summary>An answer checker, by name (evaluate.grader, `stepdpo grade --grader`): one class each, listed in
+/// <see cref="Grading.All"/>. Pure, thread-safe, bounded work per call, never throws.</summary>
+public interface IGrader
+{
+    string Name { get; }
+
+    /// <summary>Changes when a verdict of this grader changes (every grader's when the shared answer extraction
+    /// changes). The stages that grade put it into their cache keys, so graded artifacts follow the grader.</summary>
+    int Version { get; }
+
+    bool AnswersEqual(string predicted, string gold);
+}
+
+/// <summary>Answer checking: extract the final answer from a model response and decide with a named grader whether
+/// it equals the gold answer.</summary>
 public static class Grading
 {
-    /// <summary>Changes when a verdict of any grader changes (2: an unclosed last box is no answer, a ± inside a set
-    /// is two elements). The stages that grade put it into their cache keys, so graded artifacts follow the grader.</summary>
-    public const int Version = 2;
+    /// <summary>Every grader (2: an unclosed last box is no answer, a ± inside a set is two elements).</summary>
+    public static readonly IReadOnlyList<IGrader> All = [new StepDpoGrader(), new HendrycksGrader(), new DeepSeekMathGrader()];
 
     /// <summary>The grader names accepted by <see cref="Grade"/> and <see cref="AnswersEqual"/>.</summary>
-    public static readonly IReadOnlyList<string> Graders = ["stepdpo", "hendrycks", "deepseekmath"];
+    public static readonly IReadOnlyList<string> Graders = All.Select(g => g.Name).ToList();
+
+    public static IGrader Get(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return All.FirstOrDefault(g => g.Name == name)
+            ?? throw new ArgumentException($"unknown grader '{name}' (known: {string.Join(", ", Graders)})", nameof(name));
+    }
 
     public static GradeResult Grade(string response, string gold, string grader = "stepdpo", ExtractionOrder? order = null)
     {
+        var g = Get(grader);
         var extracted = ExtractAnswer(response, order);
-        return new GradeResult(extracted, extracted is not null && AnswersEqual(extracted, gold, grader));
+        return new GradeResult(extracted, extracted is not null && g.AnswersEqual(extracted, gold));
     }
 
     public static string? ExtractAnswer(string response, ExtractionOrder? order = null)
@@ -30,39 +50,27 @@ public static class Grading
         catch (Exception e) when (e is not OutOfMemoryException) { return null; }
     }
 
-    /// <summary>True when <paramref name="predicted"/> equals <paramref name="gold"/> under the named
-    /// grader: "stepdpo" (structural and symbolic-numeric, the default), "hendrycks" (the classic
-    /// MATH string checker) or "deepseekmath" (the Step-DPO paper's comparison, numeric tolerance 1e-3).
+    /// <summary>True when <paramref name="predicted"/> equals <paramref name="gold"/> under the named grader.
     /// Undecidable within the work budget means false.</summary>
-    public static bool AnswersEqual(string predicted, string gold, string grader = "stepdpo")
-    {
-        ArgumentNullException.ThrowIfNull(grader);
-        return grader switch
-        {
-            "stepdpo" => StepDpoEqual(predicted, gold),
-            "hendrycks" => SafeHendrycks(predicted, gold),
-            "deepseekmath" => DeepSeekMathChecker.IsEquivalent(predicted, gold),
-            _ => throw new ArgumentException($"unknown grader '{grader}' (known: {string.Join(", ", Graders)})", nameof(grader)),
-        };
-    }
+    public static bool AnswersEqual(string predicted, string gold, string grader = "stepdpo") => Get(grader).AnswersEqual(predicted, gold);
 
     /// <summary>Throws a clear error for a grader name that does not exist (for option validation).</summary>
-    public static void ValidateGrader(string grader)
-    {
-        if (!Graders.Contains(grader))
-            throw new ArgumentException($"unknown grader '{grader}' (known: {string.Join(", ", Graders)})");
-    }
+    public static void ValidateGrader(string grader) => Get(grader);
 
-    private static bool SafeHendrycks(string? predicted, string? gold)
-    {
-        try { return HendrycksChecker.IsEquivalent(predicted, gold); }
-        catch (Exception e) when (e is not OutOfMemoryException) { return false; }
-    }
+    /// <summary>Longer "answers" are not answers; they are compared as raw strings only.</summary>
+    public const int MaxAnswerLength = 10_000;
+}
 
-    private static bool StepDpoEqual(string? predicted, string? gold)
+/// <summary>"stepdpo": structural and symbolic-numeric equivalence (sets, intervals, matrices, expressions), the default.</summary>
+public sealed class StepDpoGrader : IGrader
+{
+    public string Name => "stepdpo";
+    public int Version => 2;
+
+    public bool AnswersEqual(string predicted, string gold)
     {
         if (predicted is null || gold is null) return false;
-        if (predicted.Length > MaxAnswerLength || gold.Length > MaxAnswerLength) return predicted == gold;
+        if (predicted.Length > Grading.MaxAnswerLength || gold.Length > Grading.MaxAnswerLength) return predicted == gold;
         try
         {
             if (predicted.Trim() == gold.Trim()) return true;
@@ -81,7 +89,26 @@ public static class Grading
             return false;
         }
     }
+}
 
-    /// <summary>Longer "answers" are not answers; they are compared as raw strings only.</summary>
-    public const int MaxAnswerLength = 10_000;
+/// <summary>"hendrycks": the classic MATH string checker (<see cref="HendrycksChecker"/>).</summary>
+public sealed class HendrycksGrader : IGrader
+{
+    public string Name => "hendrycks";
+    public int Version => 2;
+
+    public bool AnswersEqual(string predicted, string gold)
+    {
+        try { return HendrycksChecker.IsEquivalent(predicted, gold); }
+        catch (Exception e) when (e is not OutOfMemoryException) { return false; }
+    }
+}
+
+/// <summary>"deepseekmath": the Step-DPO paper's comparison, numeric tolerance 1e-3 (<see cref="DeepSeekMathChecker"/>).</summary>
+public sealed class DeepSeekMathGrader : IGrader
+{
+    public string Name => "deepseekmath";
+    public int Version => 2;
+
+    public bool AnswersEqual(string predicted, string gold) => DeepSeekMathChecker.IsEquivalent(predicted, gold);
 }

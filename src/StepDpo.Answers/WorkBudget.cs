@@ -11,12 +11,12 @@ internal sealed class WorkBudget(long limit)
     /// <summary>Deepest nesting the parser follows; deeper input is undecidable rather than a stack overflow.</summary>
     public const int MaxDepth = 150;
 
-    private long _left = limit;
+    private long left = limit;
 
     public void Spend(long units = 1)
     {
-        _left -= units;
-        if (_left < 0) throw new BudgetExceededException();
+        left -= units;
+        if (left < 0) throw new BudgetExceededException();
     }
 }
 

@@ -6,14 +6,15 @@ using Microsoft.Build.Utilities;
 namespace StepDpo.Build;
 
 /// <summary>
-/// Runs the stepdpo tool out of process up to one stage (`stepdpo run --until STAGE --log-format msbuild`),
-/// streams its progress into the MSBuild log, reports cached stages as skipped, and returns the evaluation metrics
-/// as task outputs (items with a Value metadata) so a build can gate on them.
+/// Runs the stepdpo tool once, out of process, up to one stage (`stepdpo run --until STAGE --log-format msbuild`): the
+/// whole graph a build asks for in one process. Streams its progress into the MSBuild log, reports each stage as it
+/// starts, is skipped (cached, disabled) or completes, and returns the evaluation metrics as task outputs (items with
+/// Value and Stage metadata) so a build can gate on them.
 /// </summary>
 public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
 {
-    /// <summary>Stage to run up to: sft, sample, verify, pairs, train, evaluate or report.</summary>
-    [Required] public string Stage { get; set; } = "";
+    /// <summary>Stage to run up to (sft, sample, verify, pairs, train, evaluate, report); empty: every stage.</summary>
+    public string Stage { get; set; } = "";
     [Required] public string Experiment { get; set; } = "";
     /// <summary>How to start the tool, e.g. `dotnet stepdpo` (local tool) or `dotnet path/to/stepdpo.dll`.</summary>
     [Required] public string ToolCommand { get; set; } = "";
@@ -27,7 +28,8 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
     public override bool Execute()
     {
         var (file, prefix) = SplitCommand(ToolCommand);
-        var psi = new ProcessStartInfo(file, $"{prefix} run --experiment \"{Experiment}\" --until {Stage} --log-format msbuild {Arguments}".Trim())
+        string until = Stage == "" ? "" : $" --until {Stage}";
+        var psi = new ProcessStartInfo(file, $"{prefix} run --experiment \"{Experiment}\"{until} --log-format msbuild {Arguments}".Trim())
         {
             WorkingDirectory = WorkingDirectory == "" ? Directory.GetCurrentDirectory() : WorkingDirectory,
             RedirectStandardOutput = true,
@@ -43,7 +45,7 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
         process.ErrorDataReceived += (_, e) =>
         {
             if (string.IsNullOrWhiteSpace(e.Data)) return;
-            if (e.Data.StartsWith("error:") || e.Data.StartsWith("internal error")) Log.LogError($"{Stage}: {e.Data}");
+            if (e.Data.StartsWith("error:") || e.Data.StartsWith("internal error")) Log.LogError($"{(Stage == "" ? "stepdpo" : Stage)}: {e.Data}");
             else Log.LogMessage(MessageImportance.High, e.Data);
         };
         try
@@ -61,9 +63,12 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
         Metrics = metrics.ToArray();
         Stages = stages.ToArray();
         if (process.ExitCode != 0 && !Log.HasLoggedErrors)
-            Log.LogError($"stepdpo exited with code {process.ExitCode} while running up to '{Stage}' of '{Experiment}'");
+            Log.LogError($"stepdpo exited with code {process.ExitCode} while running {(Stage == "" ? "every stage" : $"up to '{Stage}'")} of '{Experiment}'");
         return process.ExitCode == 0 && !Log.HasLoggedErrors;
     }
+
+    /// <summary>The stage whose event came last: the metric lines after it are its metrics.</summary>
+    string? current;
 
     void OnLine(string line, List<ITaskItem> metrics, List<ITaskItem> stages)
     {
@@ -79,6 +84,7 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
             int eq = body.IndexOf('=');
             var item = new TaskItem(body.Substring(7, eq - 7));
             item.SetMetadata("Value", body.Substring(eq + 1));
+            item.SetMetadata("Stage", current ?? "");
             metrics.RemoveAll(m => m.ItemSpec == item.ItemSpec);
             metrics.Add(item);
             return;
@@ -88,6 +94,7 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
         fields.TryGetValue("status", out var status);
         fields.TryGetValue("dir", out var dir);
         fields.TryGetValue("message", out var message);
+        current = stage;
         switch (status)
         {
             case "cached":
@@ -106,7 +113,7 @@ public sealed class StepDpoStage : Microsoft.Build.Utilities.Task
                 Log.LogMessage(MessageImportance.High, $"  {stage,-9} failed: {message}");
                 break;
         }
-        if (stage is not null && status is "cached" or "completed")
+        if (stage is not null && status is "cached" or "completed" or "disabled")
         {
             var item = new TaskItem(stage);
             item.SetMetadata("Status", status);

@@ -7,23 +7,12 @@ namespace StepDpo.Data;
 /// it is enumerated) and report bad records by file and line.</summary>
 public static class DataSources
 {
-    public static readonly IReadOnlyList<string> Sources = ["gsm8k", "math", "math500", "qwen25:<set>", "jsonl", "stepdpo-pairs"];
-
     public static IEnumerable<Problem> Load(DataSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Limit is < 0) throw new StepDpoException($"data limit must be >= 0, got {spec.Limit}");
-        var path = ResolvePath(spec);
-        IEnumerable<Problem> problems = spec.Source switch
-        {
-            "gsm8k" => Gsm8kLoader.Load(path),
-            "math" or "math500" => MathLoader.Load(path, spec.Source),
-            _ when spec.Source.StartsWith("qwen25:", StringComparison.Ordinal) => QwenEvalLoader.Load(path, spec.Source[7..]),
-            "jsonl" => MappedJsonlLoader.Load(path, spec.Fields),
-            "stepdpo-pairs" => PairFile.Read(path).Select((p, i) =>
-                new Problem($"pair-{i}", p.Prompt, p.Answer, p.FullChosen, Subject: p.Dataset, Source: "stepdpo-pairs")),
-            _ => throw new StepDpoException($"unknown data source '{spec.Source}' (known: {string.Join(", ", Sources)})"),
-        };
+        var source = ProblemSources.All[spec.Source];
+        var problems = source.Load(ResolvePath(spec), spec.Fields);
         return spec.Limit is { } limit ? problems.Take(limit) : problems;
     }
 

@@ -27,13 +27,10 @@ public static class GradeFile
         try { Grading.ValidateGrader(grader); if (compareWith is not null) Grading.ValidateGrader(compareWith); }
         catch (ArgumentException e) { throw new StepDpoException(e.Message); }
         if (!File.Exists(inputPath)) throw new StepDpoException($"{inputPath}: file not found");
-        var outFull = Path.GetFullPath(outputPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(outFull)!);
-        var tmp = outFull + ".tmp";
         int lines = 0, correct = 0, none = 0, disagree = 0;
-        using (var writer = new StreamWriter(tmp, false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" })
-        using (var diffs = disagreementsPath is null ? null : new StreamWriter(disagreementsPath, false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" })
+        Core.Artifacts.AtomicFile.WriteText(outputPath, writer =>
         {
+            using var diffs = disagreementsPath is null ? null : new StreamWriter(disagreementsPath, false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" };
             int lineNo = 0;
             foreach (var line in File.ReadLines(inputPath))
             {
@@ -60,8 +57,7 @@ public static class GradeFile
                     }.ToJsonString(Compact));
                 }
             }
-        }
-        File.Move(tmp, outFull, overwrite: true);
+        });
         return new GradeSummary(lines, correct, none, disagree);
     }
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Parquet;
 using Parquet.Schema;
-using StepDpo.Core;
 
 namespace StepDpo.Data;
 

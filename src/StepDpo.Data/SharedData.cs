@@ -23,13 +23,7 @@ public static class SharedData
     {
         var root = Find(startDirectory);
         if (root is null) return null;
-        string? relative = source switch
-        {
-            "gsm8k" => Path.Combine("gsm8k", "test.jsonl"),
-            "math500" => Path.Combine("math500", "test.jsonl"),
-            _ when source.StartsWith("qwen25:", StringComparison.Ordinal) => Path.Combine("qwen25-math-eval", source[7..], "test.jsonl"),
-            _ => null,
-        };
+        string? relative = ProblemSources.All.All.FirstOrDefault(s => s.Name == source)?.SharedFile;
         if (relative is null) return null;
         var full = Path.Combine(root, relative);
         return File.Exists(full) ? full : null;

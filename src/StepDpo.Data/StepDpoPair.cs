@@ -44,17 +44,7 @@ public static class PairFile
         }
     }
 
-    /// <summary>Writes atomically (temporary file, then rename) so a crash never leaves half a file.</summary>
-    public static void Write(string path, IEnumerable<StepDpoPair> pairs)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".tmp";
-        using (var writer = new StreamWriter(tmp, false, new System.Text.UTF8Encoding(false)))
-        {
-            writer.NewLine = "\n";
-            foreach (var p in pairs) writer.WriteLine(JsonSerializer.Serialize(p, WriteOptions));
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
+    /// <summary>Writes atomically, so a crash never leaves half a file.</summary>
+    public static void Write(string path, IEnumerable<StepDpoPair> pairs) =>
+        Core.Artifacts.AtomicFile.WriteLines(path, pairs.Select(p => JsonSerializer.Serialize(p, WriteOptions)));
 }

@@ -6,17 +6,17 @@ namespace StepDpo.Text;
 /// leftmost-longest matches, scanning left to right, then single_word / lstrip / rstrip applied per match.</summary>
 public sealed class AddedTokenMatcher
 {
-    readonly Dictionary<char, AddedToken[]> _byFirstChar; // candidates per first char, longest first
-    readonly SearchValues<char> _firstChars;
+    readonly Dictionary<char, AddedToken[]> byFirstChar; // candidates per first char, longest first
+    readonly SearchValues<char> firstChars;
 
     public AddedTokenMatcher(IEnumerable<AddedToken> tokens)
     {
-        _byFirstChar = tokens.GroupBy(t => t.Content[0])
+        byFirstChar = tokens.GroupBy(t => t.Content[0])
             .ToDictionary(g => g.Key, g => g.OrderByDescending(t => t.Content.Length).ToArray());
-        _firstChars = SearchValues.Create(_byFirstChar.Keys.ToArray());
+        firstChars = SearchValues.Create(byFirstChar.Keys.ToArray());
     }
 
-    public bool IsEmpty => _byFirstChar.Count == 0;
+    public bool IsEmpty => byFirstChar.Count == 0;
 
     /// <summary>Splits text[start..start+length] into segments; Token is null for ordinary text.</summary>
     public void Split(string text, int start, int length, List<(int Start, int Length, AddedToken? Token)> segments)
@@ -26,7 +26,7 @@ public sealed class AddedTokenMatcher
         int pos = start;
         while (pos < end)
         {
-            int rel = text.AsSpan(pos, end - pos).IndexOfAny(_firstChars);
+            int rel = text.AsSpan(pos, end - pos).IndexOfAny(firstChars);
             if (rel < 0) break;
             pos += rel;
             var token = LongestAt(text, pos, end);
@@ -50,7 +50,7 @@ public sealed class AddedTokenMatcher
 
     AddedToken? LongestAt(string text, int pos, int end)
     {
-        foreach (var candidate in _byFirstChar[text[pos]])
+        foreach (var candidate in byFirstChar[text[pos]])
             if (candidate.Content.Length <= end - pos && text.AsSpan(pos, candidate.Content.Length).SequenceEqual(candidate.Content))
                 return candidate;
         return null;

@@ -10,51 +10,51 @@ public sealed class BpeModel
 {
     const int CacheCapacity = 200_000;
 
-    readonly Dictionary<string, int> _vocab;
-    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
-    readonly Dictionary<long, (int Rank, int NewId)> _merges; // key: left id << 32 | right id
-    readonly int[] _charIds; // id of each single character below U+0400 (byte-level alphabet), -1 when absent
-    readonly bool _ignoreMerges;
-    readonly int? _unkId;
-    readonly bool _fuseUnk;
-    readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
-    int _cacheCount;
+    readonly Dictionary<string, int> vocab;
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> vocabBySpan;
+    readonly Dictionary<long, (int Rank, int NewId)> merges; // key: left id << 32 | right id
+    readonly int[] charIds; // id of each single character below U+0400 (byte-level alphabet), -1 when absent
+    readonly bool ignoreMerges;
+    readonly int? unkId;
+    readonly bool fuseUnk;
+    readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cacheBySpan;
+    int cacheCount;
 
     public BpeModel(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
         bool ignoreMerges = false, string? unkToken = null, bool fuseUnk = false, IReadOnlyList<(int Left, int Right, int Merged)>? mergeIds = null)
     {
-        _vocab = vocab is Dictionary<string, int> d && d.Comparer == StringComparer.Ordinal ? d : new Dictionary<string, int>(vocab, StringComparer.Ordinal);
-        _vocabBySpan = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
-        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
+        this.vocab = vocab is Dictionary<string, int> d && d.Comparer == StringComparer.Ordinal ? d : new Dictionary<string, int>(vocab, StringComparer.Ordinal);
+        vocabBySpan = this.vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        cacheBySpan = this.cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        this.merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         if (mergeIds != null && mergeIds.Count != merges.Count) throw new ArgumentException("mergeIds must match merges", nameof(mergeIds));
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right, merged) = mergeIds != null ? mergeIds[rank]
-                : (_vocab[merges[rank].Left], _vocab[merges[rank].Right], _vocab[merges[rank].Left + merges[rank].Right]);
-            _merges.TryAdd(Key(left, right), (rank, merged)); // a repeated rule keeps its first (highest) priority
+                : (this.vocab[merges[rank].Left], this.vocab[merges[rank].Right], this.vocab[merges[rank].Left + merges[rank].Right]);
+            this.merges.TryAdd(Key(left, right), (rank, merged)); // a repeated rule keeps its first (highest) priority
         }
-        _charIds = new int[0x400];
-        for (int c = 0; c < _charIds.Length; c++) _charIds[c] = _vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
-        _ignoreMerges = ignoreMerges;
-        _unkId = unkToken != null ? _vocab[unkToken] : null;
-        _fuseUnk = fuseUnk;
+        charIds = new int[0x400];
+        for (int c = 0; c < charIds.Length; c++) charIds[c] = this.vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
+        this.ignoreMerges = ignoreMerges;
+        unkId = unkToken != null ? this.vocab[unkToken] : null;
+        this.fuseUnk = fuseUnk;
     }
 
     static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
-    public IReadOnlyDictionary<string, int> Vocab => _vocab;
+    public IReadOnlyDictionary<string, int> Vocab => this.vocab;
 
     /// <summary>Appends the ids of one pre-token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     public void Encode(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.IsEmpty) return;
-        if (_merges.Count == 0 && !_ignoreMerges) { output.AddRange(Merge(word)); return; } // byte tokenizer: nothing to cache
-        if (_cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
-        var ids = _ignoreMerges && _vocabBySpan.TryGetValue(word, out int whole) ? [whole] : Merge(word);
-        if (_cacheCount < CacheCapacity && _cacheBySpan.TryAdd(word, ids)) Interlocked.Increment(ref _cacheCount);
+        if (this.merges.Count == 0 && !this.ignoreMerges) { output.AddRange(Merge(word)); return; } // byte tokenizer: nothing to cache
+        if (cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
+        var ids = this.ignoreMerges && vocabBySpan.TryGetValue(word, out int whole) ? [whole] : Merge(word);
+        if (cacheCount < CacheCapacity && cacheBySpan.TryAdd(word, ids)) Interlocked.Increment(ref cacheCount);
         output.AddRange(ids);
     }
 
@@ -87,14 +87,14 @@ public sealed class BpeModel
             int id;
             if (char.IsHighSurrogate(c) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]))
             {
-                id = _vocabBySpan.TryGetValue(word.Slice(i, 2), out int pair) ? pair : -1;
+                id = vocabBySpan.TryGetValue(word.Slice(i, 2), out int pair) ? pair : -1;
                 i++;
             }
-            else id = c < _charIds.Length ? _charIds[c] : _vocabBySpan.TryGetValue(word.Slice(i, 1), out int single) ? single : -1;
+            else id = c < charIds.Length ? charIds[c] : vocabBySpan.TryGetValue(word.Slice(i, 1), out int single) ? single : -1;
             if (id < 0)
             {
                 // Characters outside the vocabulary become unk (fused when asked) or are dropped, as in Hugging Face.
-                if (_unkId is not int unk || (_fuseUnk && lastWasUnk)) continue;
+                if (unkId is not int unk || (this.fuseUnk && lastWasUnk)) continue;
                 id = unk;
                 lastWasUnk = true;
             }
@@ -105,7 +105,7 @@ public sealed class BpeModel
     }
 
     (int Rank, int NewId) PairRank(int left, int right) =>
-        _merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, -1);
+        this.merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, -1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: skip the unoptimised tier
     int[] MergeByScan(Span<int> ids)
@@ -144,20 +144,20 @@ public sealed class BpeModel
         for (int i = 0; i < count; i++) { prev[i] = i - 1; next[i] = i + 1 < count ? i + 1 : -1; alive[i] = true; }
         var queue = new PriorityQueue<int, long>();
         for (int i = 0; i + 1 < count; i++)
-            if (_merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m)) queue.Enqueue(i, ((long)m.Rank << 32) | (uint)i);
+            if (this.merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m)) queue.Enqueue(i, ((long)m.Rank << 32) | (uint)i);
         while (queue.TryDequeue(out int pos, out long priority))
         {
             int rank = (int)(priority >> 32);
             if (!alive[pos] || next[pos] < 0) continue;
             int right = next[pos];
-            if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out var merge) || merge.Rank != rank) continue;
+            if (!this.merges.TryGetValue(Key(ids[pos], ids[right]), out var merge) || merge.Rank != rank) continue;
             ids[pos] = merge.NewId;
             alive[right] = false;
             next[pos] = next[right];
             if (next[pos] >= 0) prev[next[pos]] = pos;
-            if (prev[pos] >= 0 && _merges.TryGetValue(Key(ids[prev[pos]], ids[pos]), out var before))
+            if (prev[pos] >= 0 && this.merges.TryGetValue(Key(ids[prev[pos]], ids[pos]), out var before))
                 queue.Enqueue(prev[pos], ((long)before.Rank << 32) | (uint)prev[pos]);
-            if (next[pos] >= 0 && _merges.TryGetValue(Key(ids[pos], ids[next[pos]]), out var after))
+            if (next[pos] >= 0 && this.merges.TryGetValue(Key(ids[pos], ids[next[pos]]), out var after))
                 queue.Enqueue(pos, ((long)after.Rank << 32) | (uint)pos);
         }
         var result = new List<int>(count);

@@ -9,36 +9,36 @@ namespace StepDpo.Text;
 /// the GPT-2 alphabet and merged by the BPE model. Thread-safe.</summary>
 public sealed class BpeTokenizer : ITokenizer
 {
-    readonly BpeModel _model;
-    readonly bool _nfc;
-    readonly RegexSplitter[] _splitters;
-    readonly AddedTokenMatcher _rawAdded;        // added tokens with normalized = false: matched before normalising
-    readonly AddedTokenMatcher _normalizedAdded; // normalized = true: matched in the normalised text
-    readonly string?[] _idToToken;
-    readonly bool[] _isSpecial;
-    readonly Dictionary<string, int> _specialTokens;
-    readonly Dictionary<string, int> _addedByContent;
+    readonly BpeModel model;
+    readonly bool nfc;
+    readonly RegexSplitter[] splitters;
+    readonly AddedTokenMatcher rawAdded;        // added tokens with normalized = false: matched before normalising
+    readonly AddedTokenMatcher normalizedAdded; // normalized = true: matched in the normalised text
+    readonly string?[] idToToken;
+    readonly bool[] isSpecial;
+    readonly Dictionary<string, int> specialTokens;
+    readonly Dictionary<string, int> addedByContent;
 
     public BpeTokenizer(TokenizerDefinition definition, int? bosId = null, IReadOnlyList<int>? eosIds = null, int? padId = null)
     {
         Definition = definition;
-        _model = new BpeModel(definition.Vocab, definition.Merges, definition.IgnoreMerges, definition.UnkToken, definition.FuseUnk, definition.MergeIds);
-        _nfc = definition.Nfc;
-        _splitters = definition.SplitPatterns.Select(p => new RegexSplitter(p)).ToArray();
-        _rawAdded = new AddedTokenMatcher(definition.AddedTokens.Where(t => !t.Normalized));
-        _normalizedAdded = new AddedTokenMatcher(definition.AddedTokens.Where(t => t.Normalized));
+        this.model = new BpeModel(definition.Vocab, definition.Merges, definition.IgnoreMerges, definition.UnkToken, definition.FuseUnk, definition.MergeIds);
+        nfc = definition.Nfc;
+        splitters = definition.SplitPatterns.Select(p => new RegexSplitter(p)).ToArray();
+        rawAdded = new AddedTokenMatcher(definition.AddedTokens.Where(t => !t.Normalized));
+        normalizedAdded = new AddedTokenMatcher(definition.AddedTokens.Where(t => t.Normalized));
         int size = Math.Max(definition.Vocab.Count == 0 ? 0 : definition.Vocab.Values.Max() + 1,
             definition.AddedTokens.Count == 0 ? 0 : definition.AddedTokens.Max(t => t.Id) + 1);
-        _idToToken = new string?[size];
-        _isSpecial = new bool[size];
-        foreach (var (token, id) in definition.Vocab) _idToToken[id] = token;
-        _specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
-        _addedByContent = new Dictionary<string, int>(StringComparer.Ordinal);
+        idToToken = new string?[size];
+        isSpecial = new bool[size];
+        foreach (var (token, id) in definition.Vocab) idToToken[id] = token;
+        specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
+        addedByContent = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in definition.AddedTokens)
         {
-            _idToToken[t.Id] = t.Content;
-            _addedByContent[t.Content] = t.Id;
-            if (t.Special) { _isSpecial[t.Id] = true; _specialTokens[t.Content] = t.Id; }
+            idToToken[t.Id] = t.Content;
+            addedByContent[t.Content] = t.Id;
+            if (t.Special) { isSpecial[t.Id] = true; specialTokens[t.Content] = t.Id; }
         }
         foreach (int id in new[] { bosId, padId }.OfType<int>().Concat(eosIds ?? []))
             if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(eosIds), $"bos/eos/pad token id {id} is outside the vocabulary (0..{size - 1})");
@@ -51,19 +51,19 @@ public sealed class BpeTokenizer : ITokenizer
     public static BpeTokenizer FromFile(string tokenizerJsonPath) => new(TokenizerJsonReader.ReadFile(tokenizerJsonPath));
 
     public TokenizerDefinition Definition { get; }
-    internal BpeModel Model => _model;
-    public int VocabSize => _idToToken.Length;
+    internal BpeModel Model => this.model;
+    public int VocabSize => idToToken.Length;
     public int? BosId { get; }
     public IReadOnlyList<int> EosIds { get; }
     public int? PadId { get; }
-    public IReadOnlyDictionary<string, int> SpecialTokens => _specialTokens;
+    public IReadOnlyDictionary<string, int> SpecialTokens => specialTokens;
 
-    public string? TokenToString(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
+    public string? TokenToString(int id) => id >= 0 && id < idToToken.Length ? idToToken[id] : null;
 
     public int? TokenToId(string token) =>
-        _addedByContent.TryGetValue(token, out int a) ? a : _model.Vocab.TryGetValue(token, out int v) ? v : null;
+        addedByContent.TryGetValue(token, out int a) ? a : this.model.Vocab.TryGetValue(token, out int v) ? v : null;
 
-    public bool IsSpecial(int id) => id >= 0 && id < _isSpecial.Length && _isSpecial[id];
+    public bool IsSpecial(int id) => id >= 0 && id < isSpecial.Length && isSpecial[id];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Encode(string text)
@@ -73,7 +73,7 @@ public sealed class BpeTokenizer : ITokenizer
         text = ReplaceLoneSurrogates(text);
         var ids = new List<int>(text.Length / 3 + 4);
         var segments = new List<(int Start, int Length, AddedToken? Token)>();
-        _rawAdded.Split(text, 0, text.Length, segments);
+        rawAdded.Split(text, 0, text.Length, segments);
         var pieces = new List<(int Start, int Length)>();
         var inner = new List<(int Start, int Length, AddedToken? Token)>();
         foreach (var (start, length, token) in segments)
@@ -82,15 +82,15 @@ public sealed class BpeTokenizer : ITokenizer
             // Normalise segment by segment (added tokens are never normalised); most text is already NFC.
             string normalized = text;
             int nStart = start, nLength = length;
-            if (_nfc && !NfcNormalizer.IsQuickStable(text.AsSpan(start, length)))
+            if (nfc && !NfcNormalizer.IsQuickStable(text.AsSpan(start, length)))
             {
                 normalized = NfcNormalizer.Normalize(text.Substring(start, length));
                 nStart = 0;
                 nLength = normalized.Length;
             }
             inner.Clear();
-            if (_normalizedAdded.IsEmpty) inner.Add((nStart, nLength, null));
-            else _normalizedAdded.Split(normalized, nStart, nLength, inner);
+            if (normalizedAdded.IsEmpty) inner.Add((nStart, nLength, null));
+            else normalizedAdded.Split(normalized, nStart, nLength, inner);
             foreach (var (s, l, t) in inner)
             {
                 if (t != null) { ids.Add(t.Id); continue; }
@@ -104,9 +104,9 @@ public sealed class BpeTokenizer : ITokenizer
 
     void PreTokenize(string text, int start, int length, List<(int, int)> pieces)
     {
-        if (_splitters.Length == 1) { _splitters[0].Split(text, start, length, pieces); return; }
+        if (splitters.Length == 1) { splitters[0].Split(text, start, length, pieces); return; }
         pieces.Add((start, length));
-        foreach (var splitter in _splitters)
+        foreach (var splitter in splitters)
         {
             var input = pieces.ToArray();
             pieces.Clear();
@@ -123,7 +123,7 @@ public sealed class BpeTokenizer : ITokenizer
         int n = Encoding.UTF8.GetBytes(piece, bytes);
         Span<char> chars = n <= 1024 ? stackalloc char[n] : new char[n];
         for (int i = 0; i < n; i++) chars[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
-        _model.Encode(chars, ids);
+        this.model.Encode(chars, ids);
     }
 
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
@@ -139,7 +139,7 @@ public sealed class BpeTokenizer : ITokenizer
             // An id the tokenizer does not know is dropped, as Hugging Face does: a model's output layer is often
             // wider than its vocabulary (Qwen2: 151,936 logits for 151,669 tokens).
             if (TokenToString(id) is not string token) continue;
-            if (skipSpecialTokens && _isSpecial[id]) continue;
+            if (skipSpecialTokens && isSpecial[id]) continue;
             int start = bytes.Count;
             bool mapped = true;
             foreach (char c in token)

@@ -10,11 +10,11 @@ namespace StepDpo.Text;
 /// code point, one BMP character of the same Unicode general category; match offsets are mapped back.</summary>
 public sealed class RegexSplitter
 {
-    readonly Regex _regex;
+    readonly Regex regex;
 
     public RegexSplitter(string pattern)
     {
-        _regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        this.regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
     }
 
     /// <summary>Throws a TokenizerFormatException when .NET cannot compile the pattern.</summary>
@@ -35,7 +35,7 @@ public sealed class RegexSplitter
         if (span.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {
             int last = 0;
-            foreach (var m in _regex.EnumerateMatches(span))
+            foreach (var m in this.regex.EnumerateMatches(span))
             {
                 if (m.Length == 0) continue;
                 if (m.Index > last) pieces.Add((start + last, m.Index - last));
@@ -66,7 +66,7 @@ public sealed class RegexSplitter
         }
         offsets[n] = span.Length;
         int last = 0;
-        foreach (var m in _regex.EnumerateMatches(proxy.AsSpan(0, n)))
+        foreach (var m in this.regex.EnumerateMatches(proxy.AsSpan(0, n)))
         {
             if (m.Length == 0) continue;
             int from = offsets[m.Index], to = offsets[m.Index + m.Length];

@@ -49,16 +49,16 @@ public static class Tokenizers
     /// <summary>Token ids by content straight from the definition, so the tokenizer is built only once.</summary>
     sealed class TokenLookup(TokenizerDefinition definition)
     {
-        readonly Dictionary<string, AddedToken> _added = definition.AddedTokens.GroupBy(t => t.Content).ToDictionary(g => g.Key, g => g.Last());
-        readonly HashSet<int> _ids = definition.Vocab.Values.Concat(definition.AddedTokens.Select(t => t.Id)).ToHashSet();
+        readonly Dictionary<string, AddedToken> added = definition.AddedTokens.GroupBy(t => t.Content).ToDictionary(g => g.Key, g => g.Last());
+        readonly HashSet<int> ids = definition.Vocab.Values.Concat(definition.AddedTokens.Select(t => t.Id)).ToHashSet();
 
         public Dictionary<string, int> SpecialTokens { get; } =
             definition.AddedTokens.Where(t => t.Special).GroupBy(t => t.Content).ToDictionary(g => g.Key, g => g.Last().Id);
 
         public int? TokenToId(string content) =>
-            _added.TryGetValue(content, out var t) ? t.Id : definition.Vocab.TryGetValue(content, out int id) ? id : null;
+            added.TryGetValue(content, out var t) ? t.Id : definition.Vocab.TryGetValue(content, out int id) ? id : null;
 
-        public bool HasId(int id) => _ids.Contains(id);
+        public bool HasId(int id) => this.ids.Contains(id);
     }
 
     static JsonDocument ParseJson(string path)

@@ -1,4 +1,3 @@
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 

@@ -1,4 +1,3 @@
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 
@@ -127,6 +126,6 @@ public class EquivalenceTests
     [InlineData("x \\in [2, 5]", "(2,5)")]
     [InlineData("137 1/2", "137")]
     [InlineData("2 \\frac{1}{2}", "1")]
-    public void NotEqual(string predicted, string gold) =>
+    public void Not_equal(string predicted, string gold) =>
         Assert.False(Grading.AnswersEqual(predicted, gold), $"{predicted} should not equal {gold}");
 }

@@ -1,4 +1,3 @@
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 
@@ -21,11 +20,11 @@ public class ExtractionTests
     [InlineData("he has 3 apples and -1,200.5 dollars", "-1200.5")]
     [InlineData("so the probability is 3/4", "3/4")]
     [InlineData("The answer is: x-2ки", "x-2")]
-    public void FindsTheFinalAnswer(string response, string expected) =>
+    public void Finds_the_final_answer(string response, string expected) =>
         Assert.Equal(expected, Grading.ExtractAnswer(response));
 
     [Fact]
-    public void NothingToFindIsNull()
+    public void Nothing_to_find_is_null()
     {
         Assert.Null(Grading.ExtractAnswer("no digits here"));
         Assert.Null(Grading.ExtractAnswer(""));
@@ -55,7 +54,7 @@ public class ExtractionTests
     }
 
     [Fact]
-    public void OrderDecidesBetweenRules()
+    public void Order_decides_between_rules()
     {
         const string response = "#### 18\nbut then \\boxed{20}";
         Assert.Equal("20", Grading.ExtractAnswer(response, ExtractionOrder.Default));
@@ -66,7 +65,7 @@ public class ExtractionTests
     }
 
     [Fact]
-    public void GradeCombinesExtractionAndEquality()
+    public void Grade_combines_extraction_and_equality()
     {
         var r = Grading.Grade("We get $\\boxed{\\dfrac{1}{2}}$.", "0.5");
         Assert.Equal(new GradeResult("\\dfrac{1}{2}", true), r);

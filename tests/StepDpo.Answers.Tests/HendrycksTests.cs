@@ -1,4 +1,3 @@
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 
@@ -24,6 +23,6 @@ public class HendrycksTests
     [InlineData("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})", true)]
     [InlineData("03/4", "\\frac{3}{4}", false)]         // int('03') round-trips to '3': no rewrite
     [InlineData("\\sqrt", "\\sqrt", true)]                // IndexError in the original, then raw equality
-    public void MatchesTheOriginal(string a, string b, bool expected) =>
+    public void Matches_the_original(string a, string b, bool expected) =>
         Assert.Equal(expected, Grading.AnswersEqual(a, b, "hendrycks"));
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 
@@ -10,7 +9,7 @@ namespace StepDpo.Answers.Tests;
 public class Math500SelfConsistencyTests
 {
     [Fact]
-    public void BoxedAndStatedAnswersAgreeOnAll500()
+    public void Boxed_and_stated_answers_agree_on_all500()
     {
         var failures = new List<string>();
         int n = 0;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StepDpo.Answers;
 
 namespace StepDpo.Answers.Tests;
 
@@ -16,7 +15,7 @@ public class RobustnessTests
     }
 
     [Fact]
-    public void TowerOfPowersIsUndecidableNotHanging() => Fast(() =>
+    public void Tower_of_powers_is_undecidable_not_hanging() => Fast(() =>
     {
         Assert.False(Grading.AnswersEqual("10^{10^{10^{10}}}", "10^{10^{10^{10}}}+1"));
         Assert.False(Grading.AnswersEqual("10^{10^{10}}", "1"));
@@ -24,7 +23,7 @@ public class RobustnessTests
     });
 
     [Fact]
-    public void DeepNestingIsUndecidable() => Fast(() =>
+    public void Deep_nesting_is_undecidable() => Fast(() =>
     {
         var deep = new string('{', 3000) + "1" + new string('}', 3000);
         Assert.False(Grading.AnswersEqual(deep, "2"));
@@ -35,7 +34,7 @@ public class RobustnessTests
     });
 
     [Fact]
-    public void HugeResponsesAreLinear() => Fast(() =>
+    public void Huge_responses_are_linear() => Fast(() =>
     {
         var big = string.Concat(Enumerable.Repeat("and {so} \\boxed{ on 12 ", 10_000)) + " The answer is 7";
         Assert.True(big.Length > 200_000);
@@ -64,7 +63,7 @@ public class RobustnessTests
     [InlineData("\\log_1 5")]
     [InlineData("2^{-10^{9}}")]
     [InlineData("1e99999999")]
-    public void MalformedOrExtremeNeverThrows(string weird) => Fast(() =>
+    public void Malformed_or_extreme_never_throws(string weird) => Fast(() =>
     {
         Grading.AnswersEqual(weird, "1");
         Grading.AnswersEqual("1", weird);
@@ -74,7 +73,7 @@ public class RobustnessTests
     });
 
     [Fact]
-    public void ThreadSafeAndDeterministic()
+    public void Thread_safe_and_deterministic()
     {
         var pairs = new[] { ("x^2+33x-33", "33x+x^2-33"), ("2\\sqrt2", "\\sqrt8"), ("1, -2", "-2, 1"), ("0.25", "25") };
         var expected = pairs.Select(p => Grading.AnswersEqual(p.Item1, p.Item2)).ToArray();

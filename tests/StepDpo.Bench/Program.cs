@@ -2,9 +2,10 @@
 // Each suite measures against a baseline in the same run and prints ratios.
 using StepDpo.Bench;
 using StepDpo.Bench.Peers;
+using StepDpo.Bench.Probes;
 using StepDpo.Bench.Stages;
 
-StepDpo.Torch.Devices.CpuRuntime.Configure(); // as the tool does, before the first tensor
+StepDpo.Torch.Devices.ThreadWaitPolicy.Apply(); // as the tool does, before anything loads libtorch
 
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
 {
@@ -17,7 +18,13 @@ var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)
     ["synthetic"] = ("synthetic world generation speed and lengths", a => Task.FromResult(SyntheticBench.Run(a))),
     ["rollout"] = ("binary-search vs linear rollout localisation cost", a => RolloutBench.RunAsync(a.Length > 0 ? a[0] : SharedSamples(), 8)),
     ["openai"] = ("completions client throughput against a loopback server", a => OpenAiClientBench.RunAsync(a.Length > 0 ? int.Parse(a[0]) : 2000)),
+    ["serve"] = ("stepdpo serve: start-to-ready, req/s and tokens/s at concurrency 1 and 16 vs the engine in process", ServeBench.RunAsync),
+    ["memory"] = ("memory plan vs measured peak of a training step, three model sizes, full / checkpointing / LoRA", a => Sync(() => MemoryPlanBench.Run(a))),
+    ["checkpoint"] = ("peak host memory to load a bf16 checkpoint, as a multiple of its size", a => Sync(() => CheckpointBench.Run(a))),
+    ["realshapes"] = ("Qwen2-0.5B shapes: Step-DPO step, reference pass, generation: time, tokens/s, peak vs plan", a => Sync(() => RealShapesBench.Run(a))),
 };
+// A child process of the memory benchmarks: measures one piece of work in a fresh address space (Probes/MemoryProbe.cs).
+if (args is ["probe", ..]) return ProbeScenarios.Run(args[1..]);
 
 if (args.Length == 0 || !suites.ContainsKey(args[0]))
 {

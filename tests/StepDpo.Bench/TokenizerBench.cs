@@ -85,10 +85,10 @@ public static class TokenizerBench
 
     sealed class Clock
     {
-        readonly Stopwatch _wall = Stopwatch.StartNew();
-        readonly TimeSpan _cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        readonly Stopwatch wall = Stopwatch.StartNew();
+        readonly TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         public static Clock Start() => new();
-        public Time Elapsed => new(_wall.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - _cpu0).TotalSeconds);
+        public Time Elapsed => new(this.wall.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
     }
 
     static Time Median(List<Time> xs) => xs.OrderBy(x => x.Cpu).ElementAt(xs.Count / 2);

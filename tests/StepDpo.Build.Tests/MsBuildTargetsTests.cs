@@ -1,7 +1,7 @@
+using System.Text.RegularExpressions;
 using System.Diagnostics;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
-using StepDpo.Build;
 
 namespace StepDpo.Build.Tests;
 
@@ -15,7 +15,7 @@ public class MsBuildTargetsTests
         throw new InvalidOperationException("repository root not found");
     }
 
-    static (int Exit, string Output) MsBuild(string target, string experiment)
+    static (int Exit, string Output) MsBuild(string target, string experiment, string? toolCommand = null, string targets = "")
     {
         string bin = AppContext.BaseDirectory;
         string ws = Path.Combine(Path.GetTempPath(), "stepdpo-msbuild-tests", Guid.NewGuid().ToString("N"));
@@ -26,10 +26,11 @@ public class MsBuildTargetsTests
             <Project>
               <PropertyGroup>
                 <StepDpoTasksAssembly>{bin}StepDpo.Build.dll</StepDpoTasksAssembly>
-                <StepDpoToolCommand>dotnet "{bin}stepdpo.dll"</StepDpoToolCommand>
+                <StepDpoToolCommand>{toolCommand ?? $"dotnet \"{bin}stepdpo.dll\""}</StepDpoToolCommand>
                 <StepDpoExperiment>{experiment}</StepDpoExperiment>
               </PropertyGroup>
               <Import Project="{Repo()}/src/StepDpo.Build/build/StepDpo.Build.targets" />
+              {targets}
             </Project>
             """);
         var psi = new ProcessStartInfo("dotnet", $"msbuild consumer.proj -nologo -tl:off -v:m -t:{target}")
@@ -43,13 +44,15 @@ public class MsBuildTargetsTests
     }
 
     [Fact]
-    public void Stage_targets_chain_and_report_skipped_stages()
+    public void A_stage_target_runs_the_stages_before_it_and_reports_each_once()
     {
         var (exit, output) = MsBuild("StepDpoVerify", "qwen2-72b");
         Assert.True(exit == 0, output);
-        Assert.Contains("sft       skipped: no sft section", output);
-        Assert.Contains("sample    skipped: pairs.from is set", output);
-        Assert.Contains("verify    skipped: pairs.from is set", output);
+        // One tool process: every stage is reported once (a process per stage would report sft three times).
+        Assert.Single(Regex.Matches(output, "sft       skipped: no sft section"));
+        Assert.Single(Regex.Matches(output, "sample    skipped: pairs.from is set"));
+        Assert.Single(Regex.Matches(output, "verify    skipped: pairs.from is set"));
+        Assert.DoesNotMatch(@"\n\s+pairs\s+(running|skipped|done)", output); // up to verify: pairs is not asked for
     }
 
     [Fact]
@@ -57,7 +60,38 @@ public class MsBuildTargetsTests
     {
         var (exit, output) = MsBuild("StepDpoVerify", "no-such-experiment");
         Assert.NotEqual(0, exit);
-        Assert.Contains("error : sft: error: unknown experiment 'no-such-experiment'", output);
+        Assert.Contains("error : verify: error: unknown experiment 'no-such-experiment'", output);
+    }
+
+    /// <summary>A stand-in tool that logs its arguments and answers as the real one does in msbuild format: the targets
+    /// start it once for the whole graph, log each stage, and return the metrics with the stage that produced them.</summary>
+    [Fact]
+    public void One_tool_process_runs_the_graph_and_the_targets_return_each_stages_metrics()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "stepdpo-msbuild-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string calls = Path.Combine(dir, "calls.txt"), tool = Path.Combine(dir, "tool.sh");
+        File.WriteAllText(tool, $$"""
+            echo "$@" >> '{{calls}}'
+            echo "stepdpo: stage=sft status=cached dir=/store/sft/1 message=cached"
+            echo "stepdpo: stage=sample status=started dir=/store/sample/2.partial message=running"
+            echo "stepdpo: stage=sample status=completed dir=/store/sample/2 message=done in 1.0s"
+            echo "stepdpo: stage=evaluate status=completed dir=/store/evaluate/3 message=done in 2.0s"
+            echo "stepdpo: metric trained.test.accuracy=0.5"
+            echo "stepdpo: metric delta.test.accuracy=0.125"
+            echo "stepdpo: stage=report status=cached dir=/store/report/4 message=cached"
+            """);
+        var (exit, output) = MsBuild("Show", "tiny", $"sh {tool}", """
+            <Target Name="Show" DependsOnTargets="StepDpoReport">
+              <Message Importance="high" Text="metrics: @(StepDpoMetric->'%(Identity)=%(Value) from %(Stage)', ', ')" />
+            </Target>
+            """);
+        Assert.True(exit == 0, output);
+        Assert.Equal(["run --experiment tiny --until report --log-format msbuild"], File.ReadAllLines(calls));
+        Assert.Contains("sft       skipped (cached) /store/sft/1", output);
+        Assert.Contains("sample    running", output);
+        Assert.Contains("sample    done in 1.0s -> /store/sample/2", output);
+        Assert.Contains("metrics: trained.test.accuracy=0.5 from evaluate, delta.test.accuracy=0.125 from evaluate", output);
     }
 
     [Fact]

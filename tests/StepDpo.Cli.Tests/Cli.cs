@@ -28,6 +28,21 @@ public static class Cli
     public static Result Exec(string file, string workingDirectory, IEnumerable<string> args, int timeoutMs = 1_200_000,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
+        using var p = Start(file, workingDirectory, args, environment);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', args)}"); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The tool as a running child whose output the caller must read (or it blocks on a full pipe).
+    /// libtorch gets one thread unless STEPDPO_THREADS says otherwise: test classes and assemblies run in parallel, and
+    /// multi-threaded libtorch processes on a small machine spin against each other (13x slower measured on 2 cores).</summary>
+    public static Process Start(string workingDirectory, params string[] args) => Start("dotnet", workingDirectory, new[] { Dll }.Concat(args));
+
+    static Process Start(string file, string workingDirectory, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
         var psi = new ProcessStartInfo(file)
         {
             WorkingDirectory = workingDirectory,
@@ -37,12 +52,9 @@ public static class Cli
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["CI"] = "true";
+        if (Environment.GetEnvironmentVariable("STEPDPO_THREADS") is null) psi.Environment["STEPDPO_THREADS"] = "1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>()) psi.Environment[name] = value;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeoutMs)) { p.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', args)}"); }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(psi)!;
     }
 
     /// <summary>A temp workspace holding a copy of the repo's experiments (so artifacts never touch the repo).</summary>

@@ -15,7 +15,7 @@ public class GradeCommandTests
     }
 
     [Fact]
-    public void GradeFollowsTheContract()
+    public void Grade_follows_the_contract()
     {
         var dir = Directory.CreateTempSubdirectory("stepdpo-cli-").FullName;
         try
@@ -43,7 +43,7 @@ public class GradeCommandTests
     }
 
     [Fact]
-    public void DataStatsReadsAFile()
+    public void Data_stats_reads_a_file()
     {
         var dir = Directory.CreateTempSubdirectory("stepdpo-cli-").FullName;
         try

@@ -18,7 +18,7 @@ public class InitCommandTests
         var r = Cli.Run(dir, "plan", "--experiment", "tiny", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("\"experiment\": \"tiny\"", r.Stdout);
-        Assert.Contains($"{dir}/artifacts/tiny/sft/", r.Stdout);
+        Assert.Contains($"{dir}/artifacts/store/sft/", r.Stdout);
         var validate = Cli.Run(dir, "manifest", "validate", "--experiment", "qwen2-72b");
         Assert.Contains("ok qwen2-72b: shipped:experiments/qwen2-72b.yaml <- shipped:experiments/_paper.yaml", validate.Stdout);
         Assert.Empty(Directory.GetFileSystemEntries(dir)); // planning writes nothing

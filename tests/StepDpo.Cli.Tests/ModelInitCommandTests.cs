@@ -31,7 +31,7 @@ public class ModelInitCommandTests
     static string Temp() => Path.Combine(Path.GetTempPath(), "stepdpo-cli-tests", Guid.NewGuid().ToString("N"));
 
     [Fact]
-    public void WritesALoadableDeterministicCheckpointWithTheTokenizersVocabulary()
+    public void Writes_a_loadable_deterministic_checkpoint_with_the_tokenizers_vocabulary()
     {
         var root = Temp();
         var tokenizer = WriteTokenizer(Path.Combine(root, "tok"));
@@ -47,7 +47,7 @@ public class ModelInitCommandTests
     }
 
     [Fact]
-    public void UnknownPresetIsAClearError()
+    public void Unknown_preset_is_a_clear_error()
     {
         var root = Temp();
         var tokenizer = WriteTokenizer(Path.Combine(root, "tok"));
@@ -58,7 +58,7 @@ public class ModelInitCommandTests
     }
 
     [Fact]
-    public void OneLetterLongOptionIsAcceptedForTheContract()
+    public void One_letter_long_option_is_accepted_for_the_contract()
     {
         Assert.Equal(["generate", "-n", "4", "-n=2", "--nope"], ArgumentAliases.Normalize(["generate", "--n", "4", "--n=2", "--nope"]));
     }

@@ -129,7 +129,7 @@ public sealed class PaperRunReadinessTests : IDisposable
         Assert.Contains("`accelerate` is not on PATH", r.Stderr);
         string pairs = Directory.GetFiles(Path.Combine(ws, "artifacts", "qwen2-72b", "pairs"), "pairs.jsonl", SearchOption.AllDirectories).Single();
         Assert.Equal(Pairs, File.ReadAllLines(pairs).Length);
-        string partial = Directory.GetDirectories(Path.Combine(ws, "artifacts", "qwen2-72b", "train"), "*.partial").Single();
+        string partial = Directory.GetDirectories(Path.Combine(ws, "artifacts", "store", "train"), "*.partial").Single();
         string config = File.ReadAllText(Path.Combine(partial, "stepdpo_config.yaml"));
         Assert.Contains($"snapshots/{ModelCommit}", config);
         Assert.Contains("gradient_accumulation_steps: 8\n", config);     // 2 x 8 x 8 = 128

@@ -5,7 +5,9 @@ namespace StepDpo.Cli.Tests;
 /// <summary>
 /// The CI-sized tiny experiment, every stage, through the real tool: a tiny Qwen2 model is trained from scratch on
 /// synthetic arithmetic, sampled, verified, rectified into pairs, trained with Step-DPO, evaluated and reported.
-/// Structure is asserted exactly; numbers within tolerances (recorded in experiments/tiny-ci.yaml and here).
+/// Asserted: the outcome (the model learnt enough to make pairs and to be improved, `stepdpo check` passes the
+/// manifest's `expect` and fails an impossible one), the report against the artifacts it summarises, the statistics
+/// recomputed from the per-problem results, and the artifact layout.
 /// </summary>
 public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
 {
@@ -17,17 +19,28 @@ public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
         public Cli.Result Second { get; }
         public JsonNode Plan { get; }
 
+        public Cli.Result Check { get; }
+        public Cli.Result StrictCheck { get; }
+
         public Run()
         {
             First = Cli.Run(Workspace, "run", "--experiment", "tiny-ci", "--log-format", "msbuild");
             Second = Cli.Run(Workspace, "run", "--experiment", "tiny-ci", "--log-format", "msbuild");
             Plan = JsonNode.Parse(Cli.Run(Workspace, "plan", "--experiment", "tiny-ci", "--json").Stdout)!;
+            Check = Cli.Run(Workspace, "check", "--experiment", "tiny-ci");
+            // The same run under another name with a threshold no tiny model reaches: its evaluation is tiny-ci's,
+            // found in the shared store, and the check must fail.
+            File.WriteAllText(System.IO.Path.Combine(Workspace, "experiments", "tiny-ci-strict.yaml"),
+                "extends: tiny-ci.yaml\nname: tiny-ci-strict\nexpect:\n  trained.test.accuracy: {min: 0.99}\n");
+            StrictCheck = Cli.Run(Workspace, "check", "--experiment", "tiny-ci-strict");
         }
+
+        public string ArtifactFile(string stage, string name) => System.IO.Path.Combine(Dir(stage), name);
 
         public string Dir(string stage) =>
             Plan["stages"]!.AsArray().First(s => s!["name"]!.GetValue<string>() == stage)!["dir"]!.GetValue<string>();
 
-        public JsonNode Counters(string stage) => JsonNode.Parse(File.ReadAllText(Path.Combine(Dir(stage), "stage.json")))!["counters"]!;
+        public JsonNode Counters(string stage) => JsonNode.Parse(System.IO.File.ReadAllText(ArtifactFile(stage, "stage.json")))!["counters"]!;
     }
 
     readonly Run run;
@@ -61,24 +74,76 @@ public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
     }
 
     [Fact]
-    public void Summary_json_has_start_and_trained_results_and_a_paired_comparison()
+    public void The_model_learnt_enough_to_be_improved_and_check_passes_the_manifests_expect()
     {
-        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(run.Dir("evaluate"), "summary.json")))!;
-        var results = summary["results"]!.AsArray();
-        Assert.Equal(new[] { "start", "trained" }, results.Select(r => r!["model"]!.GetValue<string>()).Order());
-        foreach (var r in results)
+        var summary = JsonNode.Parse(System.IO.File.ReadAllText(run.ArtifactFile("evaluate", "summary.json")))!;
+        double Accuracy(string model) => summary["results"]!.AsArray().Single(r => r!["model"]!.GetValue<string>() == model)!["accuracy"]!.GetValue<double>();
+        // The SFT model reads the question often enough to be right sometimes and to make pairs (an untrained one
+        // scores about 0 and makes none); Step-DPO does not make it worse (tiny-ci's expect).
+        Assert.True(Accuracy("start") >= 0.05, $"start accuracy {Accuracy("start")}");
+        Assert.True(Accuracy("trained") >= Accuracy("start"), $"{Accuracy("start")} -> {Accuracy("trained")}");
+        Assert.True(run.Check.ExitCode == 0, run.Check.Stdout + run.Check.Stderr);
+        Assert.Contains("expectations met", run.Check.Stdout);
+        Assert.Contains("delta.test.accuracy", run.Check.Stdout);
+        Assert.Equal(1, run.StrictCheck.ExitCode);
+        Assert.Contains("trained.test.accuracy", run.StrictCheck.Stderr);
+    }
+
+    [Fact]
+    public void Summary_statistics_are_those_of_the_per_problem_results()
+    {
+        var summary = JsonNode.Parse(System.IO.File.ReadAllText(run.ArtifactFile("evaluate", "summary.json")))!;
+        var results = System.IO.File.ReadLines(run.ArtifactFile("evaluate", "results.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        var correct = results.GroupBy(r => r["model"]!.GetValue<string>())
+            .ToDictionary(g => g.Key, g => g.ToDictionary(r => r["problem_id"]!.GetValue<string>(), r => r["correct"]!.GetValue<bool>()));
+        Assert.Equal(new[] { "start", "trained" }, correct.Keys.Order());
+        foreach (var r in summary["results"]!.AsArray())
         {
-            Assert.Equal("test", r!["benchmark"]!.GetValue<string>());
+            var byProblem = correct[r!["model"]!.GetValue<string>()];
+            Assert.Equal("test", r["benchmark"]!.GetValue<string>());
             Assert.Equal(100, r["n"]!.GetValue<int>());
+            Assert.Equal(byProblem.Count, r["n"]!.GetValue<int>());
+            Assert.Equal(byProblem.Values.Count(c => c), r["correct"]!.GetValue<int>());
             double acc = r["accuracy"]!.GetValue<double>();
             var ci = r["ci95"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
-            Assert.True(ci[0] <= acc && acc <= ci[1]);
+            Assert.True(ci[0] <= acc && acc <= ci[1] && ci[0] < ci[1], $"{acc} outside [{ci[0]}, {ci[1]}]");
         }
         var c = Assert.Single(summary["comparisons"]!.AsArray())!;
-        Assert.Equal("start", c["a"]!.GetValue<string>());
-        Assert.Equal("trained", c["b"]!.GetValue<string>());
-        double p = c["mcnemar_p"]!.GetValue<double>();
-        Assert.InRange(p, 0, 1);
+        Assert.Equal(("start", "trained"), (c["a"]!.GetValue<string>(), c["b"]!.GetValue<string>()));
+        int fixedOnes = correct["start"].Count(kv => !kv.Value && correct["trained"][kv.Key]);
+        int broken = correct["start"].Count(kv => kv.Value && !correct["trained"][kv.Key]);
+        Assert.Equal(fixedOnes, c["b_only"]!.GetValue<int>());
+        Assert.Equal(broken, c["a_only"]!.GetValue<int>());
+        Assert.Equal(ExactMcNemar(fixedOnes, broken), c["mcnemar_p"]!.GetValue<double>(), 1e-12);
+    }
+
+    /// <summary>Two-sided exact McNemar p: twice the binomial(b + c, 1/2) tail of the smaller count, at most 1.</summary>
+    static double ExactMcNemar(int b, int c)
+    {
+        int n = b + c, k = Math.Min(b, c);
+        double tail = 0, term = Math.Pow(0.5, n);   // C(n, 0) / 2^n
+        for (int i = 0; i <= k; i++)
+        {
+            tail += term;
+            term = term * (n - i) / (i + 1);
+        }
+        return n == 0 ? 1 : Math.Min(1, 2 * tail);
+    }
+
+    [Fact]
+    public void The_report_states_the_results_and_the_funnel_of_the_artifacts()
+    {
+        string report = System.IO.File.ReadAllText(run.ArtifactFile("report", "report.md"));
+        var summary = JsonNode.Parse(System.IO.File.ReadAllText(run.ArtifactFile("evaluate", "summary.json")))!;
+        string Percent(string model) => (summary["results"]!.AsArray().Single(r => r!["model"]!.GetValue<string>() == model)!["accuracy"]!
+            .GetValue<double>() * 100).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%";
+        var comparison = summary["comparisons"]![0]!;
+        Assert.Contains($"**test** (100 problems): {Percent("start")} → {Percent("trained")}", report);
+        Assert.Contains($"trained alone solved {comparison["b_only"]}, start alone solved {comparison["a_only"]}", report);
+        Assert.Contains("Every expectation of the manifest holds.", report);
+        foreach (var (row, stage, counter) in new[] { ("problems", "sample", "problems"), ("samples", "sample", "samples"),
+                     ("wrong", "sample", "wrong"), ("located", "verify", "located"), ("rectified", "pairs", "rectified"), ("pairs", "pairs", "pairs") })
+            Assert.Matches($@"\| {row} \| [^|]* \| {run.Counters(stage)[counter]} \|", report);
     }
 
     [Fact]
@@ -113,7 +178,10 @@ public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
             long? expected = m.Groups[2].Value switch { "+" => a + b, "-" => a - b, "*" => a * b, _ => b != 0 && a % b == 0 ? a / b : null };
             Assert.True(expected == c, $"chosen step with wrong arithmetic: {chosen}");
         }
-        Assert.True(run.Counters("pairs")["rectification_right_answer_wrong_steps"]!.GetValue<long>() >= 0);
+        // every located error got pairs.samples continuations; each reached the answer by right steps or not
+        var pairs = run.Counters("pairs");
+        Assert.Equal(pairs["located"]!.GetValue<long>() * 4, pairs["rectification_samples"]!.GetValue<long>());
+        Assert.True(pairs["rectification_correct"]!.GetValue<long>() >= pairs["rectified"]!.GetValue<long>());
     }
 
     [Fact]

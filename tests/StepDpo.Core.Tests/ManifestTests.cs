@@ -87,6 +87,25 @@ public class ManifestTests
     }
 
     [Fact]
+    public void Per_device_batch_size_auto_binds_as_planned_and_needs_a_global_batch()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("experiments/x.yaml", Minimal + "train:\n  per_device_batch_size: auto\n  global_batch_size: 64\n");
+        var m = ManifestLoader.Load("x", ws.Workspace).Manifest;
+        Assert.Null(m.Train.PerDeviceBatchSize);
+        Assert.Equal(64, m.Train.GlobalBatchSize);
+
+        var e = Fails(ws, Minimal + "train:\n  per_device_batch_size: auto\n");
+        Assert.Contains(e.Problems, p => p.Contains("'train.per_device_batch_size': auto needs global_batch_size"));
+        e = Fails(ws, Minimal + "train:\n  per_device_batch_size: 4\n  global_batch_size: 64\n");
+        Assert.Contains(e.Problems, p => p.Contains("'train.global_batch_size': is only read with per_device_batch_size: auto"));
+        e = Fails(ws, Minimal + "train:\n  per_device_batch_size: \"auto\"\n  global_batch_size: 64\n");
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.per_device_batch_size': expected an integer, got 'auto'"));
+        e = Fails(ws, Minimal + "train:\n  epochs: auto\n");
+        Assert.Contains(e.Problems, p => p.EndsWith("'train.epochs': expected an integer, got 'auto'"));
+    }
+
+    [Fact]
     public void Yaml_syntax_errors_are_located()
     {
         using var ws = new TempWorkspace();
@@ -166,11 +185,11 @@ public class ManifestTests
         var ws = new Workspace(Repo.Root);
         var m = ManifestLoader.Load("qwen2-72b", ws).Manifest;
         Assert.Equal("qwen2-boxed", m.Model.Template);
-        Assert.Equal(128, m.Train.PerDeviceBatchSize * m.Train.GradientAccumulationSteps * m.Train.NumDevices);
+        Assert.Equal(128, m.Train.PerDeviceBatchSize!.Value * m.Train.GradientAccumulationSteps * m.Train.NumDevices);
         Assert.Equal(5e-7, m.Train.LearningRate);
         Assert.Equal(0.708, m.Expect["trained.math.accuracy"].Value);
         var sft7 = ManifestLoader.Load("qwen2-7b-sft", ws).Manifest;
-        Assert.Equal(("alpaca", 0.5, 8.0, 128), (sft7.Model.Template, sft7.Train.Beta, sft7.Train.Epochs,
+        Assert.Equal(("alpaca", 0.5, 8.0, (int?)128), (sft7.Model.Template, sft7.Train.Beta, sft7.Train.Epochs,
             sft7.Train.PerDeviceBatchSize * sft7.Train.GradientAccumulationSteps * sft7.Train.NumDevices));
     }
 }

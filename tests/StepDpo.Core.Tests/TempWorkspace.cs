@@ -1,4 +1,3 @@
-using StepDpo.Core;
 
 namespace StepDpo.Core.Tests;
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using StepDpo.Core;
-using StepDpo.Data;
 
 namespace StepDpo.Data.Tests;
 
@@ -9,7 +8,7 @@ namespace StepDpo.Data.Tests;
 public class GradeFileTests
 {
     [Fact]
-    public void AddsExtractedAndCorrectKeepingTheLine()
+    public void Adds_extracted_and_correct_keeping_the_line()
     {
         using var tmp = new Fixture.TempDir();
         var input = tmp.File("in.jsonl", string.Join("\n",
@@ -35,7 +34,7 @@ public class GradeFileTests
     }
 
     [Fact]
-    public void HendrycksGraderOnTheSameFile()
+    public void Hendrycks_grader_on_the_same_file()
     {
         using var tmp = new Fixture.TempDir();
         var input = tmp.File("in.jsonl", """{"prediction": "\\boxed{2\\sqrt{2}}", "answer": "\\sqrt{8}"}""" + "\n");
@@ -44,7 +43,7 @@ public class GradeFileTests
     }
 
     [Fact]
-    public void BadLinesNameFileAndLine()
+    public void Bad_lines_name_file_and_line()
     {
         using var tmp = new Fixture.TempDir();
         var input = tmp.File("in.jsonl", "{\"prediction\": \"1\", \"answer\": \"1\"}\n{\"prediction\": \"1\"}\n");
@@ -57,7 +56,7 @@ public class GradeFileTests
     }
 
     [Fact]
-    public void StatsCountKindsAndDuplicates()
+    public void Stats_count_kinds_and_duplicates()
     {
         var problems = new[]
         {

@@ -1,12 +1,11 @@
 using StepDpo.Core;
-using StepDpo.Data;
 
 namespace StepDpo.Data.Tests;
 
 public class LoaderTests
 {
     [Fact]
-    public void Gsm8kBothLayoutsGiveTheNumberAfterHashes()
+    public void Gsm8k_both_layouts_give_the_number_after_hashes()
     {
         var stepdpo = DataSources.Load(new DataSpec("gsm8k", Fixture.Path("gsm8k-stepdpo.jsonl"))).ToList();
         var hf = DataSources.Load(new DataSpec("gsm8k", Fixture.Path("gsm8k-hf.jsonl"))).ToList();
@@ -18,7 +17,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void MathFromTheLocalMath500CopyTakesTheLastBox()
+    public void Math_from_the_local_math500_copy_takes_the_last_box()
     {
         var ps = DataSources.Load(new DataSpec("math500", Fixture.Path("math500-local.jsonl"))).ToList();
         Assert.Equal("\\left( 3, \\frac{\\pi}{2} \\right)", ps[0].Answer);
@@ -27,7 +26,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void MathPerProblemFolderInStableOrder()
+    public void Math_per_problem_folder_in_stable_order()
     {
         var ps = DataSources.Load(new DataSpec("math", Fixture.Path("math-tree"))).ToList();
         Assert.Equal(["test/algebra/1", "test/geometry/7"], ps.Select(p => p.Id));
@@ -47,7 +46,7 @@ public class LoaderTests
     [InlineData("gaokao2023en", "\\{x|-2\\leq x < 1\\}")]
     [InlineData("sat_math", "A")]
     [InlineData("mawps", "43")]
-    public void QwenEvaluationSets(string set, string? firstAnswer)
+    public void Qwen_evaluation_sets(string set, string? firstAnswer)
     {
         var ps = DataSources.Load(new DataSpec("qwen25:" + set, Fixture.Path($"qwen25-{set}.jsonl"))).ToList();
         Assert.Equal(2, ps.Count);
@@ -57,7 +56,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void SvampJoinsBodyAndQuestion()
+    public void Svamp_joins_body_and_question()
     {
         var p = DataSources.Load(new DataSpec("qwen25:svamp", Fixture.Path("qwen25-svamp.jsonl"))).First();
         Assert.Contains("2 groups", p.Question);
@@ -65,7 +64,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void GenericJsonlWithFieldMapping()
+    public void Generic_jsonl_with_field_mapping()
     {
         using var tmp = new Fixture.TempDir();
         var path = tmp.File("mine.jsonl", """
@@ -79,7 +78,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void ErrorsNameFileLineAndField()
+    public void Errors_name_file_line_and_field()
     {
         using var tmp = new Fixture.TempDir();
         var path = tmp.File("bad.jsonl", "{\"question\": \"a\", \"answer\": \"x #### 1\"}\n{\"question\": \"b\"}\n");
@@ -99,7 +98,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void LimitStopsReadingEarly()
+    public void Limit_stops_reading_early()
     {
         using var tmp = new Fixture.TempDir();
         // The third line is broken: with Limit 2 the loader must never reach it.
@@ -108,7 +107,7 @@ public class LoaderTests
     }
 
     [Fact]
-    public void SharedDataIsFoundByWalkingUp()
+    public void Shared_data_is_found_by_walking_up()
     {
         using var tmp = new Fixture.TempDir();
         var data = Directory.CreateDirectory(Path.Combine(tmp.Root, "shared", "data", "gsm8k")).FullName;

@@ -1,4 +1,3 @@
-using StepDpo.Data;
 
 namespace StepDpo.Data.Tests;
 
@@ -10,7 +9,7 @@ public class PairAndSampleTests
         "5", "MetaMath");
 
     [Fact]
-    public void PairsRoundTripWithSnakeCaseNames()
+    public void Pairs_round_trip_with_snake_case_names()
     {
         using var tmp = new Fixture.TempDir();
         var path = tmp.File("pairs.jsonl");
@@ -25,7 +24,7 @@ public class PairAndSampleTests
     }
 
     [Fact]
-    public void PairWithMissingOrNonStringFieldIsRejected()
+    public void Pair_with_missing_or_non_string_field_is_rejected()
     {
         using var tmp = new Fixture.TempDir();
         var path = tmp.File("p.jsonl", "{\"prompt\":\"a\",\"initial_reason_steps\":\"b\",\"chosen\":\"c\",\"rejected\":1,\"full_chosen\":\"\",\"full_rejected\":\"\",\"answer\":\"\",\"dataset\":\"\"}\n");
@@ -34,7 +33,7 @@ public class PairAndSampleTests
     }
 
     [Fact]
-    public void RealSamplesLoadWithLabelsMatchingSteps()
+    public void Real_samples_load_with_labels_matching_steps()
     {
         var problems = SampleFile.Read(Fixture.Path("samples-qwen2.5-7b.jsonl")).ToList();
         var p = Assert.Single(problems);
@@ -49,7 +48,7 @@ public class PairAndSampleTests
     }
 
     [Fact]
-    public void InvalidVerdictsInRealSamplesReadAsUnknown()
+    public void Invalid_verdicts_in_real_samples_read_as_unknown()
     {
         var p = Assert.Single(SampleFile.Read(Fixture.Path("samples-qwen2.5-7b-invalid.jsonl")));
         var cut = p.Responses[0];
@@ -62,7 +61,7 @@ public class PairAndSampleTests
     }
 
     [Fact]
-    public void MislabelledSampleIsRejectedWithLocation()
+    public void Mislabelled_sample_is_rejected_with_location()
     {
         using var tmp = new Fixture.TempDir();
         var path = tmp.File("s.jsonl", "{\"idx\":\"1\",\"question\":\"q\",\"ground_truth\":\"1\",\"outputs\":[{\"response\":\"a ки\\nb ки\",\"label\":true,\"step_labels\":[true]}]}\n");

@@ -1,4 +1,3 @@
-using StepDpo.Data;
 
 namespace StepDpo.Data.Tests;
 
@@ -16,7 +15,7 @@ public class StepsTests
     }
 
     [Fact]
-    public void LabelsKeepPreambleAndCountUp()
+    public void Labels_keep_preamble_and_count_up()
     {
         const string text = "Let's think step by step.\nStep 1: Add 2 and 3.\nStep 2: Quote: Step 1: no.\nStep 3: So 5.\nThe answer is: 5";
         var split = Steps.Split(text, StepStyle.Labels);
@@ -27,7 +26,7 @@ public class StepsTests
     }
 
     [Fact]
-    public void BlankLinesSplitParagraphs()
+    public void Blank_lines_split_paragraphs()
     {
         const string text = "\nFirst para\nstill first.\n\n\nSecond.\n \nThird.";
         var split = Steps.Split(text, StepStyle.BlankLines);
@@ -36,7 +35,7 @@ public class StepsTests
     }
 
     [Fact]
-    public void DelimiterOnEveryRealSample()
+    public void Delimiter_on_every_real_sample()
     {
         int responses = 0;
         foreach (var file in new[] { "samples-qwen2.5-7b.jsonl" })
@@ -53,7 +52,7 @@ public class StepsTests
     }
 
     [Fact]
-    public void DelimiterEdgeCases()
+    public void Delimiter_edge_cases()
     {
         Reassembles(Steps.Split("a ки\nb ки\n\n", StepStyle.Delimiter, "ки"));
         Assert.Equal(2, Steps.Split("a ки\nb ки\n\n", StepStyle.Delimiter, "ки").Steps.Count);
@@ -64,7 +63,7 @@ public class StepsTests
     }
 
     [Fact]
-    public void FormatStepLabelsUsesTheReferenceLayout()
+    public void Format_step_labels_uses_the_reference_layout()
     {
         var text = Steps.FormatStepLabels(["We add.", " 2+3=5. "]);
         Assert.Equal("Step 1: We add.\nStep 2: 2+3=5.", text);

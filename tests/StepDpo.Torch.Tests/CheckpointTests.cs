@@ -19,7 +19,7 @@ public class CheckpointTests
     [Theory]
     [InlineData("qwen2-micro")]
     [InlineData("llama-micro")]
-    public void SavedCheckpointReloadsIdentically(string model)
+    public void Saved_checkpoint_reloads_identically(string model)
     {
         using var original = Checkpoint.Load(Fixtures.Folder(model));
         var folder = Path.Combine(Fixtures.TempFolder(), "saved");
@@ -37,7 +37,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void ShardedSaveWritesIndexAndReloadsIdentically()
+    public void Sharded_save_writes_index_and_reloads_identically()
     {
         using var original = Checkpoint.Load(Fixtures.Folder("llama-micro"));
         var folder = Path.Combine(Fixtures.TempFolder(), "sharded");
@@ -48,12 +48,26 @@ public class CheckpointTests
         var index = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, Checkpoint.IndexFile)))!;
         long totalBytes = original.parameters().Sum(p => p.NumberOfElements * 4);
         Assert.Equal(totalBytes, index["metadata"]!["total_size"]!.GetValue<long>());
+        // HF's names (model-00001-of-0000N), every tensor in the shard the weight map names, shards within the limit
+        // unless one tensor alone is larger.
+        var map = index["weight_map"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>());
+        Assert.Equal(original.named_parameters().Select(p => p.name).Order(), map.Keys.Order());
+        foreach (var shard in shards)
+        {
+            string file = Path.GetFileName(shard);
+            Assert.Matches($"^model-000(0[1-9]|[1-9][0-9])-of-{shards.Length:D5}\\.safetensors$", file);
+            using var reader = new SafeTensorsReader(shard);
+            Assert.Equal(map.Where(kv => kv.Value == file).Select(kv => kv.Key).Order(), reader.Entries.Keys.Order());
+            long bytes = reader.Entries.Values.Sum(e => e.End - e.Begin);
+            Assert.True(bytes <= 20_000 || reader.Entries.Count == 1, $"{file}: {bytes} bytes");
+        }
+        Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, ".*")); // the temporary folder is gone
         using var reloaded = Checkpoint.Load(folder);
         AssertSameWeights(original, reloaded);
     }
 
     [Fact]
-    public void Bfloat16SaveRoundsLikeTorchAndReloads()
+    public void Bfloat16_save_rounds_like_torch_and_reloads()
     {
         // qwen2-micro is stored in BF16, so fp32 → BF16 on save must give back exactly the stored values.
         using var original = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));
@@ -76,7 +90,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void OverwritingReplacesTheFolder()
+    public void Overwriting_replaces_the_folder()
     {
         using var model = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));
         var folder = Path.Combine(Fixtures.TempFolder(), "out");
@@ -107,7 +121,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void MissingTensorIsNamed()
+    public void Missing_tensor_is_named()
     {
         var folder = CopyFixture("llama-micro");
         RewriteWeights(folder, ts => ts.Where(t => t.Name != "model.layers.1.mlp.up_proj.weight").ToList());
@@ -116,7 +130,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void UnexpectedTensorIsNamed()
+    public void Unexpected_tensor_is_named()
     {
         var folder = CopyFixture("llama-micro");
         RewriteWeights(folder, ts => [.. ts, ("model.layers.7.extra.weight", zeros(3))]);
@@ -125,7 +139,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void MisShapedTensorIsNamedWithBothShapes()
+    public void Mis_shaped_tensor_is_named_with_both_shapes()
     {
         var folder = CopyFixture("qwen2-micro");
         RewriteWeights(folder, ts => ts.Select(t => t.Name == "model.norm.weight" ? (t.Name, zeros(31)) : t).ToList());
@@ -134,7 +148,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void TruncatedFileIsAnError()
+    public void Truncated_file_is_an_error()
     {
         var folder = CopyFixture("qwen2-micro");
         var path = Path.Combine(folder, "model.safetensors");
@@ -145,7 +159,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void BadConfigNamesTheKey()
+    public void Bad_config_names_the_key()
     {
         var folder = CopyFixture("qwen2-micro");
         var config = Path.Combine(folder, "config.json");
@@ -158,7 +172,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void RandomInitIsDeterministicPerSeed()
+    public void Random_init_is_deterministic_per_seed()
     {
         var config = Presets.Create("llama", "tiny", 300);
         using var a = new CausalLM(config); RandomInit.Apply(a, 7);
@@ -175,7 +189,7 @@ public class CheckpointTests
     [Theory]
     [InlineData("qwen2", "tiny", 64, true)]
     [InlineData("llama", "small", 256, false)]
-    public void PresetsBuildTheDescribedShapes(string arch, string preset, int hidden, bool tied)
+    public void Presets_build_the_described_shapes(string arch, string preset, int hidden, bool tied)
     {
         var config = Presets.Create(arch, preset, 300);
         using var model = new CausalLM(config);

@@ -1,7 +1,6 @@
 using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Generation;
 using StepDpo.Torch.Model;
-using static TorchSharp.torch;
 
 namespace StepDpo.Torch.Tests;
 
@@ -19,7 +18,7 @@ public class GenerationTests
     [Theory]
     [InlineData("qwen2-micro")]
     [InlineData("llama-micro")]
-    public void KvCacheGivesTheSameGreedyTokensAsRecomputing(string model)
+    public void Kv_cache_gives_the_same_greedy_tokens_as_recomputing(string model)
     {
         var generator = Load(model, out var lm);
         using var _ = lm;
@@ -36,7 +35,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void BatchingAndPaddingDoNotChangeAPromptsResult()
+    public void Batching_and_padding_do_not_change_a_prompts_result()
     {
         var generator = Load("llama-micro", out var lm);
         using var _ = lm;
@@ -53,7 +52,7 @@ public class GenerationTests
     [Theory]
     [InlineData("qwen2-micro")]
     [InlineData("llama-micro")]
-    public void GeneratedLogprobsEqualScoredLogprobs(string model)
+    public void Generated_logprobs_equal_scored_logprobs(string model)
     {
         // Generation reports log p(token) under the model; scoring the same completion must agree.
         var generator = Load(model, out var lm);
@@ -70,7 +69,7 @@ public class GenerationTests
     [Theory]
     [InlineData("qwen2-micro")]
     [InlineData("llama-micro")]
-    public void ScorerMatchesReference(string model)
+    public void Scorer_matches_reference(string model)
     {
         using var lm = Checkpoint.Load(Fixtures.Folder(model));
         int[] Ids(string name) { using var t = Fixtures.Expected(model, name); return t.data<long>().Select(x => (int)x).ToArray(); }
@@ -84,7 +83,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void SamplingIsDeterministicPerSeed()
+    public void Sampling_is_deterministic_per_seed()
     {
         var generator = Load("qwen2-micro", out var lm);
         using var _ = lm;
@@ -101,7 +100,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void SamplesDoNotDependOnBatchSize()
+    public void Samples_do_not_depend_on_batch_size()
     {
         var generator = Load("llama-micro", out var lm);
         using var _ = lm;
@@ -112,7 +111,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void TopKOneAndTinyTopPAreGreedy()
+    public void Top_k_one_and_tiny_top_p_are_greedy()
     {
         var generator = Load("qwen2-micro", out var lm);
         using var _ = lm;
@@ -124,7 +123,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void StopStringCutsTheTextAndEndsTheSequence()
+    public void Stop_string_cuts_the_text_and_ends_the_sequence()
     {
         var generator = Load("qwen2-micro", out var lm);
         using var _ = lm;
@@ -139,7 +138,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void EosEndsTheSequenceAndIsNotInTheText()
+    public void Eos_ends_the_sequence_and_is_not_in_the_text()
     {
         var generator = Load("llama-micro", out var lm);
         using var _ = lm;
@@ -154,7 +153,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void ProgressCountsEveryTokenAndSequence()
+    public void Progress_counts_every_token_and_sequence()
     {
         var generator = Load("qwen2-micro", out var lm);
         using var _ = lm;
@@ -167,7 +166,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public void BadOptionsAndPromptsAreRejected()
+    public void Bad_options_and_prompts_are_rejected()
     {
         var generator = Load("qwen2-micro", out var lm);
         using var _ = lm;

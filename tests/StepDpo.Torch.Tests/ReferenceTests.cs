@@ -15,7 +15,7 @@ public class ReferenceTests
     }
 
     [Theory, MemberData(nameof(Cases))]
-    public void Float32LogitsMatchReference(string model, string layout)
+    public void Float32_logits_match_reference(string model, string layout)
     {
         using var lm = Checkpoint.Load(Fixtures.Folder(model));
         using var ids = Fixtures.Expected(model, $"{layout}.input_ids");
@@ -32,7 +32,7 @@ public class ReferenceTests
     }
 
     [Theory, MemberData(nameof(Cases))]
-    public void Bfloat16LogitsStayCloseToReference(string model, string layout)
+    public void Bfloat16_logits_stay_close_to_reference(string model, string layout)
     {
         using var lm = Checkpoint.Load(Fixtures.Folder(model), ScalarType.BFloat16);
         using var ids = Fixtures.Expected(model, $"{layout}.input_ids");
@@ -48,7 +48,7 @@ public class ReferenceTests
     }
 
     [Theory, MemberData(nameof(Models))]
-    public void CausalLayoutWithoutMaskEqualsExplicitCausalMask(string model)
+    public void Causal_layout_without_mask_equals_explicit_causal_mask(string model)
     {
         // The null-mask path (SDPA is_causal with repeated K/V) and the masked path (grouped query heads) must agree.
         using var lm = Checkpoint.Load(Fixtures.Folder(model));
@@ -62,7 +62,7 @@ public class ReferenceTests
     public static TheoryData<string> Models() => new(Fixtures.Models);
 
     [Fact]
-    public void ModuleToConvertsTheWeightsTheForwardUses()
+    public void Module_to_converts_the_weights_the_forward_uses()
     {
         // Users (the trainer) call Module.to(dtype): the fields the forward reads must follow.
         using var lm = Checkpoint.Load(Fixtures.Folder("qwen2-micro"));

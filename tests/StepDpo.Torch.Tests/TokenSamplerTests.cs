@@ -1,4 +1,3 @@
-using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Generation;
 
 namespace StepDpo.Torch.Tests;
@@ -29,20 +28,20 @@ public class TokenSamplerTests
     }
 
     [Fact]
-    public void TemperatureSamplesSoftmaxOfScaledLogits()
+    public void Temperature_samples_softmax_of_scaled_logits()
     {
         AssertDistribution(Softmax(Logits.Select(l => l / 0.7)), Frequencies(new SamplingOptions { Temperature = 0.7 }));
     }
 
     [Fact]
-    public void TopKRenormalisesOverTheKLargest()
+    public void Top_k_renormalises_over_the_k_largest()
     {
         var expected = Softmax(Logits.Take(3).Select(l => (double)l)).Concat([0, 0, 0]).ToArray();
         AssertDistribution(expected, Frequencies(new SamplingOptions { TopK = 3 }));
     }
 
     [Fact]
-    public void TopPKeepsTheSmallestPrefixReachingP()
+    public void Top_p_keeps_the_smallest_prefix_reaching_p()
     {
         var p = Softmax(Logits.Select(l => (double)l));
         // p ≈ [0.563, 0.207, 0.126, 0.076, 0.028, 0.004]; with top-p 0.8 the first two hold 0.770 < 0.8, so three are kept.
@@ -52,7 +51,7 @@ public class TokenSamplerTests
     }
 
     [Fact]
-    public void LogProbIsUnderTheUnfilteredDistribution()
+    public void Log_prob_is_under_the_unfiltered_distribution()
     {
         var sampler = new TokenSampler(new SamplingOptions { Temperature = 0 });
         var (token, logprob) = sampler.Sample(Logits, new SplitMix64(1));
@@ -61,7 +60,7 @@ public class TokenSamplerTests
     }
 
     [Fact]
-    public void LargeVocabularyTopPAgreesWithFullSort()
+    public void Large_vocabulary_top_p_agrees_with_full_sort()
     {
         // The threshold shortcut must keep exactly the nucleus a full sort keeps.
         var rng = new SplitMix64(5);

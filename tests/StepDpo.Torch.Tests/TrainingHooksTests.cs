@@ -7,7 +7,7 @@ namespace StepDpo.Torch.Tests;
 public class TrainingHooksTests
 {
     [Fact]
-    public void GradientsReachEveryParameterThroughAMaskedForward()
+    public void Gradients_reach_every_parameter_through_a_masked_forward()
     {
         using var lm = Checkpoint.Load(Fixtures.Folder("llama-micro"));
         lm.Module.train();

@@ -10,13 +10,13 @@ namespace StepDpo.Answers.Expressions;
 /// Anything else is a parse failure (null), never an exception to the caller.</summary>
 internal sealed class LatexParser
 {
-    private readonly List<Token> _tokens;
-    private readonly WorkBudget _budget;
-    private int _pos;
-    private int _depth;
-    private int _absDepth;
+    private readonly List<Token> tokens;
+    private readonly WorkBudget budget;
+    private int pos;
+    private int depth;
+    private int absDepth;
 
-    private LatexParser(List<Token> tokens, WorkBudget budget, int depth) { _tokens = tokens; _budget = budget; _depth = depth; }
+    private LatexParser(List<Token> tokens, WorkBudget budget, int depth) { this.tokens = tokens; this.budget = budget; this.depth = depth; }
 
     /// <param name="depth">nesting already used by an enclosing parse (\text{...} re-parses its content).</param>
     public static Expr? TryParse(string text, WorkBudget budget, int depth = 0)
@@ -34,20 +34,20 @@ internal sealed class LatexParser
     private sealed class ParseFailure : Exception;
     private static ParseFailure Fail() => new();
 
-    private Token Peek => _tokens[_pos];
-    private Token Next() { _budget.Spend(); return _tokens[_pos++]; }
-    private void Expect(string symbol) { if (!Peek.Is(symbol)) throw Fail(); _pos++; }
+    private Token Peek => this.tokens[pos];
+    private Token Next() { this.budget.Spend(); return this.tokens[pos++]; }
+    private void Expect(string symbol) { if (!Peek.Is(symbol)) throw Fail(); pos++; }
 
     private Expr ParseExpression()
     {
-        if (++_depth > WorkBudget.MaxDepth) throw Fail();
+        if (++this.depth > WorkBudget.MaxDepth) throw Fail();
         var left = ParseTerm();
         while (Peek.Is("+") || Peek.Is("-"))
         {
             var op = Next().Text == "+" ? BinaryOp.Add : BinaryOp.Subtract;
             left = new BinaryExpr(op, left, ParseTerm());
         }
-        _depth--;
+        this.depth--;
         return left;
     }
 
@@ -63,11 +63,11 @@ internal sealed class LatexParser
             { Next(); left = new BinaryExpr(BinaryOp.Divide, left, ParseUnary()); }
             else if (StartsPrimary(t))
             {
-                bool leftIsIntegerLiteral = left is NumberExpr { Value.IsInteger: true } && _tokens[_pos - 1].Kind == TokenKind.Number;
+                bool leftIsIntegerLiteral = left is NumberExpr { Value.IsInteger: true } && this.tokens[pos - 1].Kind == TokenKind.Number;
                 var right = ParsePower();
                 // "2\frac{1}{2}" is the mixed number 5/2, not 2 * 1/2.
                 if (leftIsIntegerLiteral && right is BinaryExpr { Op: BinaryOp.Divide, Left: NumberExpr { Value: var n }, Right: NumberExpr { Value: var d } }
-                    && n.IsInteger && d.IsInteger && n.Sign > 0 && n.CompareTo(d) < 0 && _lastWasFrac)
+                    && n.IsInteger && d.IsInteger && n.Sign > 0 && n.CompareTo(d) < 0 && lastWasFrac)
                     left = new BinaryExpr(BinaryOp.Add, left, right);
                 else left = new BinaryExpr(BinaryOp.Multiply, left, right);
             }
@@ -75,14 +75,14 @@ internal sealed class LatexParser
         }
     }
 
-    private bool _lastWasFrac;
+    private bool lastWasFrac;
 
     private bool StartsPrimary(Token t) => t.Kind switch
     {
         TokenKind.Number or TokenKind.Letter => true,
-        TokenKind.Symbol => t.Text is "(" or "[" or "{" || (t.Text == "|" && _absDepth == 0),
+        TokenKind.Symbol => t.Text is "(" or "[" or "{" || (t.Text == "|" && absDepth == 0),
         TokenKind.Command => t.Text is not ("\\cdot" or "\\times" or "\\div" or "\\ast" or "\\rfloor" or "\\rceil" or "\\rvert" or "\\}" or "\\pm" or "\\mp")
-                             && (_absDepth == 0 || t.Text is not ("\\vert" or "\\|")),
+                             && (absDepth == 0 || t.Text is not ("\\vert" or "\\|")),
         _ => false,
     };
 
@@ -99,9 +99,9 @@ internal sealed class LatexParser
         if (Peek.Is("^"))
         {
             Next();
-            if (++_depth > WorkBudget.MaxDepth) throw Fail();
+            if (++this.depth > WorkBudget.MaxDepth) throw Fail();
             var exponent = Peek.Is("-") ? new NegateExpr(ParseArgument()) : ParseArgument(negOk: true);
-            _depth--;
+            this.depth--;
             b = new BinaryExpr(BinaryOp.Power, b, exponent);
             b = ParsePostfix(b);
         }
@@ -131,8 +131,8 @@ internal sealed class LatexParser
 
     private Expr ParsePrimary()
     {
-        if (++_depth > WorkBudget.MaxDepth) throw Fail();
-        _lastWasFrac = false;
+        if (++this.depth > WorkBudget.MaxDepth) throw Fail();
+        lastWasFrac = false;
         var t = Next();
         Expr result = t.Kind switch
         {
@@ -142,7 +142,7 @@ internal sealed class LatexParser
             TokenKind.Command => ParseCommand(t.Text),
             _ => throw Fail(),
         };
-        _depth--;
+        this.depth--;
         return result;
     }
 
@@ -224,9 +224,9 @@ internal sealed class LatexParser
             }
             case "|":
             {
-                _absDepth++;
+                absDepth++;
                 var e = ParseExpression();
-                _absDepth--;
+                absDepth--;
                 Expect("|");
                 return new FunctionExpr("abs", [e]);
             }
@@ -257,7 +257,7 @@ internal sealed class LatexParser
                 var num = ParseArgument();
                 var den = ParseArgument();
                 var e = new BinaryExpr(BinaryOp.Divide, num, den);
-                _lastWasFrac = true;
+                lastWasFrac = true;
                 return e;
             }
             case "sqrt":
@@ -280,9 +280,9 @@ internal sealed class LatexParser
             case "lvert": { var e = ParseExpression(); Expect("\\rvert"); return new FunctionExpr("abs", [e]); }
             case "vert": case "|":
             {
-                _absDepth++;
+                absDepth++;
                 var e = ParseExpression();
-                _absDepth--;
+                absDepth--;
                 Expect(command);
                 return new FunctionExpr("abs", [e]);
             }
@@ -292,7 +292,7 @@ internal sealed class LatexParser
                 // Only math inside (e.g. \mathrm{e}, \operatorname{sin}); words make the answer text, not math.
                 var inner = ReadRawGroup();
                 if (Functions.Contains(inner)) return ParseFunction(inner);
-                var sub = TryParse(inner, _budget, _depth + 1) ?? throw Fail();
+                var sub = TryParse(inner, this.budget, this.depth + 1) ?? throw Fail();
                 return sub;
             }
             case "mathbb":

@@ -1,4 +1,3 @@
-using System.Numerics;
 using StepDpo.Answers.Expressions;
 using StepDpo.Answers.Numbers;
 

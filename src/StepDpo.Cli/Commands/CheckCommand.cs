@@ -12,10 +12,13 @@ namespace StepDpo.Cli.Commands;
 /// (the Reproduce gate). Prints a table; exits 1 when a metric misses its threshold.</summary>
 public sealed class CheckCommand : Command<ExperimentSettings>
 {
-    public override int Execute(CommandContext context, ExperimentSettings settings, CancellationToken ct)
+    public override int Execute(CommandContext context, ExperimentSettings settings, CancellationToken ct) =>
+        Check(settings.Load(), settings.Workspace());
+
+    /// <summary>The gate itself (also `stepdpo run --check`, after the run, in the same process).</summary>
+    public static int Check(Core.Manifests.ResolvedManifest resolved, Workspace workspace)
     {
-        var resolved = settings.Load();
-        var plan = Pipeline.Graph(settings.Workspace()).Plan(resolved, "evaluate");
+        var plan = Pipeline.Graph(workspace).Plan(resolved, "evaluate");
         var evaluate = plan["evaluate"];
         if (evaluate.Status != StageStatus.Cached)
             throw new StepDpoException($"no evaluation for the current manifest of '{plan.Experiment}' ({evaluate.Reason}); run it first: ./build.sh Evaluate --experiment {plan.Experiment}");

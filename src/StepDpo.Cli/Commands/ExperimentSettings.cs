@@ -36,6 +36,10 @@ public class RunSettings : ExperimentSettings
     [Description("rerun this stage even if cached, and everything after it (repeatable)")]
     public string[] Force { get; set; } = Array.Empty<string>();
 
+    [CommandOption("--check")]
+    [Description("then check the evaluation against the manifest's expect thresholds, as `stepdpo check` (exit 1 on a miss)")]
+    public bool Check { get; set; }
+
     [CommandOption("--log-format <FORMAT>")]
     [Description("auto (live progress in a terminal), plain (lines), msbuild (lines the MSBuild task understands)")]
     public string LogFormat { get; set; } = "auto";

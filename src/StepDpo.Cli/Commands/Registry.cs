@@ -18,20 +18,21 @@ public static class Registry
         });
         config.AddCommand<PlanCommand>("plan").WithDescription("show every stage as cached / stale / missing with the reason");
         config.AddCommand<RunCommand>("run").WithDescription("run the stage graph (cached stages are skipped)");
-        config.AddCommand<SftCommand>("sft").WithDescription("run up to the sft stage");
-        config.AddCommand<SampleCommand>("sample").WithDescription("run up to the sample stage");
-        config.AddCommand<VerifyCommand>("verify").WithDescription("run up to the verify stage");
-        config.AddCommand<PairsCommand>("pairs").WithDescription("run up to the pairs stage");
-        config.AddCommand<TrainCommand>("train").WithDescription("run up to the train stage");
-        config.AddCommand<EvalCommand>("eval").WithDescription("run up to the evaluate stage");
-        config.AddCommand<ReportCommand>("report").WithDescription("run everything up to the report");
+        // One command per stage of the catalog, `stepdpo STAGE` = run --until STAGE (`eval` stays evaluate's short name).
+        foreach (var stage in StepDpo.Stages.StageCatalog.Names)
+        {
+            var command = config.AddCommand<RunCommand>(stage).WithData(stage).WithDescription($"run the stage graph up to the {stage} stage");
+            if (stage == "evaluate") command.WithAlias("eval");
+        }
         config.AddCommand<LocateCommand>("locate").WithDescription("score a first-error locator: verify against the exact checker, or Monte Carlo on labelled samples (--samples)");
+        config.AddCommand<GcCommand>("gc").WithDescription("remove store artifacts that no manifest in experiments/ references (lists them first; --dry-run, --yes)");
         config.AddCommand<CheckCommand>("check").WithDescription("check the evaluation against the manifest's expect thresholds (exit 1 on a miss)");
         // Model: model init, tokenize, logprobs, generate.
         config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Text to token ids: JSONL {\"text\"} in, {\"ids\"} out, no special tokens added.");
         config.AddBranch("model", model => model.AddCommand<Model.ModelInitCommand>("init").WithDescription("Write a randomly initialised qwen2/llama checkpoint (HF layout)"));
         config.AddCommand<Model.LogprobsCommand>("logprobs").WithDescription("Log-probabilities of completions given prompts (JSONL)");
         config.AddCommand<Model.GenerateCommand>("generate").WithDescription("Sample completions (KV cache, n per prompt, top-p/top-k, seeds)");
+        config.AddCommand<ServeCommand>("serve").WithDescription("the local engine behind an OpenAI-compatible API (vLLM's flags: --served-model-name, --port, --api-key ...)");
         // Grading and data: grade, data show|stats.
         config.AddCommand<GradeCommand>("grade").WithDescription("extract and check answers: JSONL {prediction, answer} -> + {extracted, correct}");
         config.AddBranch("data", d => { d.SetDescription("inspect problem sources"); d.AddCommand<DataShowCommand>("show").WithDescription("print the first problems of a source"); d.AddCommand<DataStatsCommand>("stats").WithDescription("count problems, levels, subjects and answer kinds"); });

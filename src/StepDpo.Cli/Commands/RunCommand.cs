@@ -5,25 +5,25 @@ using StepDpo.Stages;
 
 namespace StepDpo.Cli.Commands;
 
-/// <summary>`stepdpo run` and the stage commands (`stepdpo train` = run --until train): runs the cached stage graph.</summary>
-public class RunCommand : AsyncCommand<RunSettings>
+/// <summary>`stepdpo run` and the stage commands (`stepdpo train` = run --until train, registered with the stage's
+/// name as data): runs the cached stage graph.</summary>
+public sealed class RunCommand : AsyncCommand<RunSettings>
 {
-    protected virtual string? ImpliedUntil => null;
-
     public override async Task<int> ExecuteAsync(CommandContext context, RunSettings settings, CancellationToken ct)
     {
+        string? impliedUntil = context.Data as string;
         var resolved = settings.Load();
         var graph = Pipeline.Graph(settings.Workspace());
         string format = settings.LogFormat == "auto" ? (ConsoleProgress.Interactive ? "live" : "plain") : settings.LogFormat;
         if (format is not ("live" or "plain" or "msbuild"))
             throw new UserError($"--log-format {settings.LogFormat}: expected auto, plain or msbuild");
-        var options = new RunOptions(settings.Until ?? ImpliedUntil, settings.Force.ToHashSet());
+        var options = new RunOptions(settings.Until ?? impliedUntil, settings.Force.ToHashSet());
         IProgressReporter progress = format == "live" ? new ConsoleProgress() : new LineProgressReporter(Console.Out);
         var plan = await graph.RunAsync(resolved, options, progress, e => Print(e, format), ct);
         if (format != "msbuild")
             AnsiConsole.MarkupLine($"[green]done[/]: {Markup.Escape(resolved.Manifest.Name)} " +
                 $"({plan.Stages.Count(s => s.Status == StageStatus.Cached)} stages complete)");
-        return 0;
+        return settings.Check ? CheckCommand.Check(resolved, settings.Workspace()) : 0;
     }
 
     /// <summary>In msbuild format each event is one line `stepdpo: stage=NAME status=... dir=...` (and metric lines),
@@ -48,11 +48,3 @@ public class RunCommand : AsyncCommand<RunSettings>
         AnsiConsole.MarkupLine(text);
     }
 }
-
-public sealed class SftCommand : RunCommand { protected override string ImpliedUntil => "sft"; }
-public sealed class SampleCommand : RunCommand { protected override string ImpliedUntil => "sample"; }
-public sealed class VerifyCommand : RunCommand { protected override string ImpliedUntil => "verify"; }
-public sealed class PairsCommand : RunCommand { protected override string ImpliedUntil => "pairs"; }
-public sealed class TrainCommand : RunCommand { protected override string ImpliedUntil => "train"; }
-public sealed class EvalCommand : RunCommand { protected override string ImpliedUntil => "evaluate"; }
-public sealed class ReportCommand : RunCommand { protected override string ImpliedUntil => "report"; }

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text;
 using System.Text.Json;
 using Spectre.Console.Cli;
 using StepDpo.Core;
@@ -37,30 +36,20 @@ public sealed class TokenizeCommand : Command<TokenizeCommand.Settings>
     {
         var tokenizer = Tokenizers.Load(settings.Tokenizer);
         if (!File.Exists(settings.Input)) throw new FileNotFoundException($"{settings.Input}: input file not found", settings.Input);
-        string partial = settings.Output + ".partial";
         int lines = 0, tokens = 0;
-        try
+        Core.Artifacts.AtomicFile.WriteText(settings.Output, output =>
         {
-            using (var output = new StreamWriter(partial, append: false, new UTF8Encoding(false)))
+            foreach (var line in File.ReadLines(settings.Input))
             {
-                output.NewLine = "\n";
-                foreach (var line in File.ReadLines(settings.Input))
-                {
-                    ct.ThrowIfCancellationRequested();
-                    lines++;
-                    var ids = tokenizer.Encode(ReadText(line, settings.Input, lines));
-                    tokens += ids.Length;
-                    output.Write("{\"ids\":[");
-                    output.Write(string.Join(',', ids));
-                    output.WriteLine("]}");
-                }
+                ct.ThrowIfCancellationRequested();
+                lines++;
+                var ids = tokenizer.Encode(ReadText(line, settings.Input, lines));
+                tokens += ids.Length;
+                output.Write("{\"ids\":[");
+                output.Write(string.Join(',', ids));
+                output.WriteLine("]}");
             }
-            File.Move(partial, settings.Output, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(partial)) File.Delete(partial);
-        }
+        });
         Console.Error.WriteLine($"tokenized {lines} lines into {tokens} tokens -> {settings.Output}");
         return 0;
     }

@@ -2,13 +2,24 @@ using System.Text;
 
 namespace StepDpo.Core.Artifacts;
 
-/// <summary>Writes that are never seen half-done: write a sibling temp file, flush it to disk, rename over the target.</summary>
+/// <summary>Writes that are never seen half-done: write a sibling temp file, flush it to disk, rename over the target.
+/// Every file the tool writes whole (artifacts, summaries, reports, exports, command outputs) goes through here.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string text) => Write(path, s =>
+    static readonly UTF8Encoding Utf8 = new(false);
+
+    public static void WriteAllText(string path, string text) => Write(path, s => s.Write(Utf8.GetBytes(text)));
+
+    /// <summary>UTF-8 text (no BOM) with "\n" line ends, written through <paramref name="write"/>.</summary>
+    public static void WriteText(string path, Action<TextWriter> write) => Write(path, s =>
     {
-        var bytes = new UTF8Encoding(false).GetBytes(text);
-        s.Write(bytes);
+        using var writer = new StreamWriter(s, Utf8, leaveOpen: true) { NewLine = "\n" };
+        write(writer);
+    });
+
+    public static void WriteLines(string path, IEnumerable<string> lines) => WriteText(path, w =>
+    {
+        foreach (var line in lines) w.WriteLine(line);
     });
 
     public static void Write(string path, Action<Stream> write)

@@ -9,17 +9,17 @@ public static class Provenance
     public static string ToolVersion { get; } =
         typeof(Provenance).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.Split('+')[0] ?? "0.0.0";
 
-    static readonly Dictionary<string, string> commits = new();
+    static readonly Dictionary<string, string> Commits = new();
 
     /// <summary>HEAD of the git checkout holding <paramref name="dir"/> ("+dirty" when tracked files changed), or "unknown".</summary>
     public static string GitCommit(string dir)
     {
-        lock (commits)
+        lock (Commits)
         {
-            if (commits.TryGetValue(dir, out var c)) return c;
+            if (Commits.TryGetValue(dir, out var c)) return c;
             string head = Git(dir, "rev-parse HEAD") ?? "unknown";
             if (head != "unknown" && !string.IsNullOrEmpty(Git(dir, "status --porcelain --untracked-files=no"))) head += "+dirty";
-            return commits[dir] = head;
+            return Commits[dir] = head;
         }
     }
 

@@ -30,9 +30,17 @@ public sealed record PlannedStage(
     StageStatus Status,
     string Reason,
     string? Dir,
-    bool Implemented,
     IReadOnlyList<string> Upstream,
-    [property: JsonIgnore] KeyInputs? Inputs);
+    [property: JsonIgnore] KeyInputs? Inputs)
+{
+    /// <summary>The stage's slice of the manifest (what its key hashes and all it is given of the manifest).</summary>
+    [JsonIgnore] public object? Slice { get; init; }
+    /// <summary>The manifest keys the stage read into its key, including those that decide whether it runs and what it
+    /// depends on ("" is the whole manifest).</summary>
+    [JsonIgnore] public IReadOnlyCollection<string> Reads { get; init; } = [];
+    /// <summary>The manifest keys it read outside its key (where and how fast, not what, it computes).</summary>
+    [JsonIgnore] public IReadOnlyCollection<string> UnkeyedReads { get; init; } = [];
+}
 
 public sealed record Plan(string Experiment, IReadOnlyList<PlannedStage> Stages)
 {

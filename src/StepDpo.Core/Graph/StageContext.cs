@@ -1,15 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
-using StepDpo.Core.Manifests;
 
 namespace StepDpo.Core.Graph;
 
-/// <summary>What a running stage sees: its manifest, its working directory, the artifacts upstream, and where to
-/// put counters (written to stage.json) and metrics (exported to MSBuild and the `expect` gate).</summary>
+/// <summary>What a running stage sees besides its slice of the manifest: its working directory, the artifacts
+/// upstream, and where to put counters (written to stage.json) and metrics (exported to MSBuild and the `expect` gate).</summary>
 public sealed class StageContext
 {
-    public required ResolvedManifest Resolved { get; init; }
-    public Manifest Manifest => Resolved.Manifest;
     public required Workspace Workspace { get; init; }
     public required string StageName { get; init; }
     public required string Key { get; init; }
@@ -28,8 +25,9 @@ public sealed class StageContext
 
     public string File(string name) => Path.Combine(Dir, name);
 
-    /// <summary>A seed for one purpose, derived from the manifest seed, so stages never share random streams.</summary>
-    public long Seed(string purpose) => DeriveSeed(Manifest.Seed, $"{StageName}/{purpose}");
+    /// <summary>A seed for one purpose, derived from the manifest seed (which the stage reads into its slice), so stages
+    /// never share random streams.</summary>
+    public long Seed(long manifestSeed, string purpose) => DeriveSeed(manifestSeed, $"{StageName}/{purpose}");
 
     public static long DeriveSeed(long seed, string purpose)
     {

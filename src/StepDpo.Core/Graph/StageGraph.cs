@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using StepDpo.Core.Artifacts;
 using StepDpo.Core.Manifests;
@@ -13,20 +12,23 @@ public sealed record StageEvent(string Stage, StageEventKind Kind, string? Dir, 
     IReadOnlyDictionary<string, double>? Metrics = null);
 
 /// <summary>
-/// The pipeline as a chain of cached stages. Artifacts live in ARTIFACTS/EXPERIMENT/STAGE/KEY/; a stage runs in
-/// KEY.partial/ and becomes KEY/ by one rename after its stage.json is written, so a killed run never looks complete
-/// and the next run with the same inputs resumes in the same partial directory.
+/// The pipeline as a chain of cached stages. Artifacts live in the store shared by every experiment,
+/// ARTIFACTS/store/STAGE/KEY/ (see <see cref="ArtifactStore"/>); a stage runs in KEY.partial/ and becomes KEY/ by one
+/// rename after its stage.json is written, so a killed run never looks complete and the next run with the same inputs,
+/// of this experiment or another, resumes in the same partial directory. A run holds the key it writes locked; a run
+/// of another experiment that needs the same key waits for it and reuses it. ARTIFACTS/EXPERIMENT/STAGE is the
+/// experiment's view of the artifact its last run used, which is also what "stale: changed ..." compares with.
 /// </summary>
 public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace)
 {
+    readonly ArtifactStore store = new(workspace.ArtifactsDir);
+
     public IReadOnlyList<Stage> Catalog { get; } = catalog;
 
     public Stage Find(string name) => Catalog.FirstOrDefault(s => s.Name == name)
         ?? throw new StepDpoException($"unknown stage '{name}'" +
             (ManifestBinder.Suggest(name, Catalog.Select(s => s.Name)) is { } hint ? $"; did you mean '{hint}'?" : "") +
             $" (stages: {string.Join(", ", Catalog.Select(s => s.Name))})");
-
-    string StageRoot(Manifest m, string stage) => Path.Combine(workspace.ArtifactsDir, m.Name, stage);
 
     public Plan Plan(ResolvedManifest resolved, string? until = null)
     {
@@ -38,48 +40,53 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         for (int i = 0; i <= last; i++)
         {
             var stage = Catalog[i];
-            if (stage.DisabledReason(m) is { } why)
+            // Whether the stage runs, what it depends on and its slice are read through one recording reader: every
+            // key read here can change the stage's key (or whether it has one).
+            var reader = ManifestReader.Of(m);
+            if (stage.DisabledReason(reader) is { } why)
             {
-                planned.Add(new PlannedStage(stage.Name, null, StageStatus.Disabled, why, null, stage.IsImplemented, Array.Empty<string>(), null));
+                planned.Add(new PlannedStage(stage.Name, null, StageStatus.Disabled, why, null, Array.Empty<string>(), null) { Reads = reader.Keyed });
                 continue;
             }
-            var upstream = stage.DependsOn(m).Where(keys.ContainsKey).ToList();
+            var upstream = stage.DependsOn(reader).Where(keys.ContainsKey).ToList();
+            object slice = stage.Slice(reader);
             var inputs = new KeyInputs(
                 stage.Name,
                 stage.Version,
-                ManifestWriter.ToJsonElement(stage.KeyConfig(m)),
+                ManifestWriter.ToJsonElement(slice),
                 new SortedDictionary<string, string>(upstream.ToDictionary(u => u, u => keys[u]), StringComparer.Ordinal),
-                new SortedDictionary<string, string>(stage.ExternalInputs(m, workspace)
+                new SortedDictionary<string, string>(stage.ExternalInputs(slice, workspace)
                     .Distinct()
-                    .ToDictionary(f => Workspace.Display(f), f => hasher.Hash(f)), StringComparer.Ordinal));
+                    .ToDictionary(KeyPath, f => hasher.Hash(f)), StringComparer.Ordinal));
             string key = ContentHasher.HashText(ManifestWriter.ToCanonicalJson(inputs))[..16];
             keys[stage.Name] = key;
-            string dir = Path.Combine(StageRoot(m, stage.Name), key);
+            store.MoveOldLayout(m.Name, stage.Name);
+            string dir = store.Dir(stage.Name, key);
             var (status, reason) = Status(m, stage, dir, inputs);
-            planned.Add(new PlannedStage(stage.Name, key, status, reason, dir, stage.IsImplemented, upstream, inputs));
+            planned.Add(new PlannedStage(stage.Name, key, status, reason, dir, upstream, inputs)
+            {
+                Slice = slice, Reads = reader.Keyed, UnkeyedReads = reader.Unkeyed,
+            });
         }
         hasher.Save();
         return new Plan(m.Name, planned);
     }
 
+    /// <summary>An input file as a key names it: relative to the workspace when inside it, with '/', so that keys (and
+    /// the store's sharing) do not depend on the folder stepdpo runs from or on the operating system.</summary>
+    string KeyPath(string file)
+    {
+        string relative = Path.GetRelativePath(workspace.Root, file);
+        return (relative.StartsWith("..") || Path.IsPathRooted(relative) ? Path.GetFullPath(file) : relative).Replace('\\', '/');
+    }
+
     (StageStatus, string) Status(Manifest m, Stage stage, string dir, KeyInputs inputs)
     {
         if (StageRecord.TryRead(dir) is not null) return (StageStatus.Cached, "complete artifact for these inputs");
-        string partialNote = Directory.Exists(dir + ".partial") ? "; a killed run left a partial artifact, the next run resumes it" : "";
-        var previous = LatestComplete(StageRoot(m, stage.Name));
+        string partialNote = Directory.Exists(dir + ArtifactStore.PartialSuffix) ? "; a killed run left a partial artifact, the next run resumes it" : "";
+        var previous = store.ViewTarget(m.Name, stage.Name) is { } used ? StageRecord.TryRead(used) : null;
         if (previous is null) return (StageStatus.Missing, "never run" + partialNote);
         return (StageStatus.Stale, "changed: " + Differences(previous, inputs) + partialNote);
-    }
-
-    static JsonNode? LatestComplete(string stageRoot)
-    {
-        if (!Directory.Exists(stageRoot)) return null;
-        return Directory.GetDirectories(stageRoot)
-            .Where(d => !d.EndsWith(".partial"))
-            .Select(StageRecord.TryRead)
-            .Where(r => r is not null)
-            .OrderByDescending(r => r!["finished"]?.GetValue<DateTimeOffset>())
-            .FirstOrDefault();
     }
 
     /// <summary>Names what differs between the newest complete artifact and the current inputs.</summary>
@@ -131,13 +138,7 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         var m = resolved.Manifest;
         foreach (var f in options.Force ?? new HashSet<string>()) Find(f);
         var plan = Plan(resolved, options.Until);
-        var notImplemented = plan.Stages.Where(s => s.Status != StageStatus.Disabled && !s.Implemented
-            && (s.Status != StageStatus.Cached || (options.Force?.Contains(s.Name) ?? false))).ToList();
-        if (notImplemented.Count > 0)
-            throw new StepDpoException($"stage '{notImplemented[0].Name}' is not implemented yet; nothing was run (use --until to stop before it)");
-
-        Directory.CreateDirectory(Path.Combine(workspace.ArtifactsDir, m.Name));
-        using var runLock = AcquireLock(Path.Combine(workspace.ArtifactsDir, m.Name, ".lock"), m.Name);
+        using var storeLock = await StoreLocks.Run(store, progress.Info, ct);
         var dirs = new Dictionary<string, string>();
         bool forcing = false;
         foreach (var p in plan.Stages)
@@ -150,19 +151,30 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
             }
             forcing |= options.Force?.Contains(p.Name) ?? false;
             string dir = p.Dir!;
+            dirs[p.Name] = dir;
             if (p.Status == StageStatus.Cached && !forcing)
             {
-                dirs[p.Name] = dir;
+                store.SetView(m.Name, p.Name, p.Key!);
                 onEvent?.Invoke(new StageEvent(p.Name, StageEventKind.Cached, dir, "cached", ReadMetrics(dir)));
                 continue;
             }
-            if (forcing)
+            using (await StoreLocks.Key(dir, progress.Info, ct))
             {
-                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-                if (Directory.Exists(dir + ".partial")) Directory.Delete(dir + ".partial", recursive: true);
+                if (!forcing && StageRecord.TryRead(dir) is not null)
+                {
+                    // Another run (of any experiment) wrote this key while this one waited for its lock.
+                    store.SetView(m.Name, p.Name, p.Key!);
+                    onEvent?.Invoke(new StageEvent(p.Name, StageEventKind.Cached, dir, "cached (written by another run meanwhile)", ReadMetrics(dir)));
+                    continue;
+                }
+                if (forcing)
+                {
+                    if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+                    if (Directory.Exists(dir + ArtifactStore.PartialSuffix)) Directory.Delete(dir + ArtifactStore.PartialSuffix, recursive: true);
+                }
+                await RunStage(resolved, Find(p.Name), p, dir, dirs, progress, onEvent, ct);
+                store.SetView(m.Name, p.Name, p.Key!);
             }
-            await RunStage(resolved, Find(p.Name), p, dir, dirs, progress, onEvent, ct);
-            dirs[p.Name] = dir;
         }
         return Plan(resolved, options.Until);
     }
@@ -170,11 +182,10 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
     async Task RunStage(ResolvedManifest resolved, Stage stage, PlannedStage p, string dir,
         IReadOnlyDictionary<string, string> upstreamDirs, IProgressReporter progress, Action<StageEvent>? onEvent, CancellationToken ct)
     {
-        string partial = dir + ".partial";
+        string partial = dir + ArtifactStore.PartialSuffix;
         Directory.CreateDirectory(partial);
         var ctx = new StageContext
         {
-            Resolved = resolved,
             Workspace = workspace,
             StageName = stage.Name,
             Key = p.Key!,
@@ -186,7 +197,7 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
         onEvent?.Invoke(new StageEvent(stage.Name, StageEventKind.Started, partial, "running"));
         try
         {
-            await stage.RunAsync(ctx, ct);
+            await stage.Execute(ctx, p.Slice!, ct);
         }
         catch (Exception e)
         {
@@ -221,16 +232,4 @@ public sealed class StageGraph(IReadOnlyList<Stage> catalog, Workspace workspace
 
     static IReadOnlyDictionary<string, double>? ReadMetrics(string dir) =>
         StageRecord.TryRead(dir)?["metrics"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<double>());
-
-    static FileStream AcquireLock(string path, string experiment)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-        }
-        catch (IOException)
-        {
-            throw new StepDpoException($"another run of experiment '{experiment}' holds {path}; wait for it or stop it");
-        }
-    }
 }

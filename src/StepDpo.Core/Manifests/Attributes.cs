@@ -19,6 +19,11 @@ public sealed class RangeAttribute(double min, double max) : Attribute
     public double Max { get; } = max;
 }
 
+/// <summary>A nullable numeric key that also takes the word `auto`, bound as null: the stage decides the value when it
+/// runs (per_device_batch_size: the memory plan's largest fit).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AllowsAutoAttribute : Attribute;
+
 /// <summary>One line of documentation shown by `manifest schema` and in error hints.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class DocAttribute(string text) : Attribute

@@ -7,7 +7,7 @@ namespace StepDpo.Core.Manifests;
 /// </summary>
 public sealed partial class Manifest
 {
-    [RequiredKey, Doc("experiment name; artifacts go to artifacts/NAME/")]
+    [RequiredKey, Doc("experiment name; artifacts/NAME/STAGE shows the artifacts its last run used (they live in artifacts/store/)")]
     public string Name { get; set; } = "";
     public string Description { get; set; } = "";
     [Doc("master seed: every stage derives its own seeds from it")]
@@ -19,6 +19,8 @@ public sealed partial class Manifest
     [Doc("optional supervised fine-tuning before Step-DPO (the tiny experiment trains its model from scratch)")]
     public SftSection? Sft { get; set; }
     public SampleSection Sample { get; set; } = new();
+    [Doc("the generation server that stages with backend vllm or sglang start, serve and stop themselves")]
+    public ServeSection Serve { get; set; } = new();
     public VerifySection Verify { get; set; } = new();
     public PairsSection Pairs { get; set; } = new();
     public TrainSection Train { get; set; } = new();
@@ -56,7 +58,11 @@ public sealed partial class ModelInit
 
 public sealed partial class DataSection
 {
-    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs", "samples"), Doc("the problem pool for sampling")]
+    // The file formats are StepDpo.Data's ProblemSources (a test checks the lists agree); synthetic and samples are read by the stages.
+    [OneOf("synthetic", "samples", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs",
+        "qwen25:gsm8k", "qwen25:minerva_math", "qwen25:aime24", "qwen25:amc23", "qwen25:olympiadbench", "qwen25:college_math",
+        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps", "qwen25:math500", "qwen25:math"),
+     Doc("the problem pool for sampling")]
     public string Source { get; set; } = "synthetic";
     [Doc("file or folder of the pool (empty: the benchmark's bundled copy)")]
     public string? Path { get; set; }
@@ -88,8 +94,10 @@ public abstract partial class OptimSection
     [OneOf("cosine", "linear", "constant")] public string LrScheduler { get; set; } = "cosine";
     [Range(0, 1)] public double WarmupRatio { get; set; } = 0.1;
     [Range(1, 10_000)] public int Epochs { get; set; } = 1;
-    [Range(1, 1_000_000), Doc("sequences per forward pass on one device")]
-    public int PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), AllowsAuto, Doc("sequences per forward pass on one device; auto: the largest that fits the device by the memory plan (`stepdpo plan --memory`), with global_batch_size")]
+    public int? PerDeviceBatchSize { get; set; } = 1;
+    [Range(1, 1_000_000), Doc("with per_device_batch_size: auto, the examples per optimiser step to keep (micro-batch x accumulation x devices)")]
+    public int? GlobalBatchSize { get; set; }
     [Range(1, 1_000_000)] public int GradientAccumulationSteps { get; set; } = 1;
     [Range(1, 1_000_000), Doc("data-parallel devices (global batch = per_device x accumulation x devices)")]
     public int NumDevices { get; set; } = 1;
@@ -109,22 +117,85 @@ public sealed partial class SftSection : OptimSection
     public int? Examples { get; set; }
 }
 
-public sealed partial class EndpointSection
+public partial class EndpointSection
 {
-    [Doc("OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, SGLang, TGI)")]
+    [Doc("OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, SGLang, TGI); backend openai only")]
     public string BaseUrl { get; set; } = "http://127.0.0.1:8000";
-    [Doc("model name the server expects")]
+    [Doc("model name the server expects; backend openai only")]
     public string? Model { get; set; }
     [Doc("environment variable holding the API key (never the key itself)")]
     public string? ApiKeyEnv { get; set; }
-    [Range(1, 4096)] public int Concurrency { get; set; } = 32;
+    [Range(1, 4096), Doc("requests in flight at once")] public int Concurrency { get; set; } = 32;
     [Range(0.001, 86400)] public double TimeoutSeconds { get; set; } = 600;
     [Range(0, 100)] public int MaxRetries { get; set; } = 6;
 }
 
-public sealed partial class SampleSection
+/// <summary>evaluate asks for two models: the start model and the trained one, named (and possibly served) apart.</summary>
+public sealed class EvaluateEndpointSection : EndpointSection
 {
-    [OneOf("local", "openai")] public string Backend { get; set; } = "local";
+    [Doc("served name of the start model (backend openai); default: model.path")]
+    public string? StartModel { get; set; }
+    [Doc("served name of the trained model (backend openai): serve the train stage's final/ folder under this name")]
+    public string? TrainedModel { get; set; }
+    [Doc("server of the trained model when it is not base_url (backend openai)")]
+    public string? TrainedBaseUrl { get; set; }
+
+    public override IEnumerable<Violation> Validate()
+    {
+        foreach (var v in base.Validate()) yield return v;
+        if (Model is not null)
+            yield return new($"'{Model}' would name one served model for both the start and the trained evaluation (their " +
+                "delta would be 0 by construction); set start_model and trained_model instead", "model");
+        if (StartModel is not null && SameServedModel(StartModel) is { } same) yield return new(same, "trained_model", "start_model");
+    }
+
+    /// <summary>An error when the start and the trained model resolve to the same served model, else null.</summary>
+    public string? SameServedModel(string defaultStartModel)
+    {
+        if (TrainedModel is null) return null;
+        string start = StartModel ?? defaultStartModel;
+        bool sameServer = TrainedBaseUrl is null || TrainedBaseUrl.TrimEnd('/') == BaseUrl.TrimEnd('/');
+        return sameServer && start == TrainedModel
+            ? $"start_model and trained_model both resolve to '{start}' on {BaseUrl}: the trained model " +
+              "would be compared with itself (delta 0); serve the train stage's final/ under its own name"
+            : null;
+    }
+}
+
+/// <summary>A generation server the stages start themselves (sample, pairs, rollout verification and evaluate with
+/// backend vllm or sglang): on a free loopback port, until /v1/models answers, stopped with its whole process group.</summary>
+public sealed class ServeSection
+{
+    [Doc("the program and leading arguments that start the server, e.g. [/opt/venv/bin/vllm, serve] or [dotnet, stepdpo.dll, serve]; empty: `vllm serve` (vllm) or `python -m sglang.launch_server` (sglang)")]
+    public List<string> Command { get; set; } = new();
+    [Range(1, 1024), Doc("GPUs the model is split over (vLLM --tensor-parallel-size, SGLang --tp)")]
+    public int TensorParallelSize { get; set; } = 1;
+    [Range(1, 100_000_000), Doc("longest prompt + completion in tokens (vLLM --max-model-len, SGLang --context-length); empty: the model's own")]
+    public int? MaxModelLen { get; set; }
+    [Doc("further server arguments, passed as they are (e.g. [--gpu-memory-utilization, '0.9'])")]
+    public List<string> ExtraArgs { get; set; } = new();
+    [Doc("environment variables for the server (e.g. CUDA_VISIBLE_DEVICES); secrets belong in the environment, not here")]
+    public Dictionary<string, string> Env { get; set; } = new();
+    [Range(1, 86400), Doc("how long the server may take until /v1/models answers (loading a 72B model takes minutes)")]
+    public double StartupTimeoutSeconds { get; set; } = 1800;
+    [Range(0, 3600), Doc("after SIGTERM, how long the server's process group may take to exit before it is killed")]
+    public double StopTimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>A section that generates text with a backend: sample (whose settings verify's rollouts and pairs use too)
+/// and evaluate. A backend reads its settings through this, in either section.</summary>
+public interface IGenerationSection
+{
+    string Backend { get; }
+    EndpointSection Endpoint { get; }
+    int BatchSize { get; }
+}
+
+public sealed partial class SampleSection : IGenerationSection
+{
+    [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: a server you run (endpoint); vllm, sglang: a server the stage starts and stops (serve); also used by pairs and rollout verification")]
+    public string Backend { get; set; } = "local";
+    [Doc("client settings for openai, vllm and sglang (base_url and model: openai only)")]
     public EndpointSection Endpoint { get; set; } = new();
     [Range(1, 100_000), Doc("solutions per problem")] public int N { get; set; } = 2;
     [Range(0, 10)] public double Temperature { get; set; } = 0.8;
@@ -141,7 +212,8 @@ public sealed partial class VerifySection
     [Range(0, 10)] public double Temperature { get; set; } = 0.8;
     [Range(0, 1)] public double TopP { get; set; } = 0.95;
     [Range(1, 1_000_000)] public int MaxNewTokens { get; set; } = 2048;
-    [Doc("judge model endpoint (method: judge)")] public EndpointSection Judge { get; set; } = new();
+    [Doc("judge model endpoint (method: judge), asked through chat completions (GPT-4o is chat-only)")]
+    public EndpointSection Judge { get; set; } = new();
     [Range(0, 100)] public int JudgeRetries { get; set; } = 3;
 }
 
@@ -210,15 +282,17 @@ public sealed partial class LoraSection
     [OneOf("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"),
      Doc("the linear layers that get adapters (names of the Qwen2/Llama modules)")]
     public List<string> TargetModules { get; set; } = new() { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
+    [Doc("false: final/ is the PEFT adapter (adapter_config.json, adapter_model.safetensors); true: final/ is the merged model and the adapter goes to adapter/")]
+    public bool Merge { get; set; } = false;
 }
 
 public sealed partial class BenchmarkSpec
 {
     [RequiredKey, Doc("name used in reports and expect keys (e.g. math, gsm8k, test)")]
     public string Name { get; set; } = "";
-    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl",
+    [OneOf("synthetic", "gsm8k", "math", "math500", "jsonl", "stepdpo-pairs",
         "qwen25:gsm8k", "qwen25:minerva_math", "qwen25:aime24", "qwen25:amc23", "qwen25:olympiadbench", "qwen25:college_math",
-        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps")]
+        "qwen25:svamp", "qwen25:asdiv", "qwen25:gaokao2023en", "qwen25:sat_math", "qwen25:mawps", "qwen25:math500", "qwen25:math")]
     public string Source { get; set; } = "math500";
     public string? Path { get; set; }
     [Range(1, int.MaxValue)] public int? Limit { get; set; }
@@ -226,11 +300,12 @@ public sealed partial class BenchmarkSpec
     public Dictionary<string, string> Fields { get; set; } = new();
 }
 
-public sealed partial class EvaluateSection
+public sealed partial class EvaluateSection : IGenerationSection
 {
     public List<BenchmarkSpec> Benchmarks { get; set; } = new();
-    [OneOf("local", "openai")] public string Backend { get; set; } = "local";
-    public EndpointSection Endpoint { get; set; } = new();
+    [OneOf("local", "openai", "vllm", "sglang"), Doc("local: the TorchSharp engine; openai: servers you run (endpoint.start_model, endpoint.trained_model); vllm, sglang: the stage serves the start model, then the trained one (serve)")]
+    public string Backend { get; set; } = "local";
+    public EvaluateEndpointSection Endpoint { get; set; } = new();
     [Range(1, 1_000_000)] public int MaxNewTokens { get; set; } = 2048;
     [Range(0, 10), Doc("0 = greedy, as in the paper")] public double Temperature { get; set; } = 0;
     [Range(0, 1)] public double TopP { get; set; } = 1;
@@ -238,6 +313,8 @@ public sealed partial class EvaluateSection
     [OneOf("stepdpo", "hendrycks", "deepseekmath"), Doc("the grader behind `accuracy`; the summary also reports the other of stepdpo/deepseekmath (the paper's comparison) and how many answers they disagree on")]
     public string Grader { get; set; } = "stepdpo";
     [Range(1, 100_000)] public int BatchSize { get; set; } = 16;
+
+    EndpointSection IGenerationSection.Endpoint => Endpoint;
 }
 
 public sealed class ReportSection

@@ -108,6 +108,11 @@ public sealed class ManifestBinder
                     (hint is null ? $" (valid keys here: {string.Join(", ", props.Keys)})" : $"; did you mean '{hint}'?"));
                 continue;
             }
+            if (prop.GetCustomAttribute<AllowsAutoAttribute>() is not null && e.Value is YScalar { Value: "auto", Quoted: false })
+            {
+                prop.SetValue(obj, null);
+                continue;
+            }
             int before = bindErrors;
             var value = BindValue(prop.PropertyType, e.Value, keyPath);
             if (bindErrors > before) continue; // keep the default; the type problem is already reported

@@ -27,6 +27,10 @@ public sealed partial class Manifest : IValidatable
             yield return new($"{examples} is more than the {Data.Synthetic.Train} synthetic training problems (data.synthetic.train)",
                 "sft.examples");
 
+        // The start model's served name defaults to model.path; an explicit start_model is checked in its own section.
+        if (Evaluate.Backend == "openai" && Evaluate.Endpoint.StartModel is null && Evaluate.Endpoint.SameServedModel(Model.Path ?? Name) is { } same)
+            yield return new(same, "evaluate.endpoint.trained_model");
+
         if (Pairs.From is null) // sample and verify run
         {
             if (Verify.Method == "rule" && Data.Source != "synthetic")
@@ -89,6 +93,13 @@ public abstract partial class OptimSection : IValidatable
     public virtual IEnumerable<Violation> Validate()
     {
         if (LearningRate == 0) yield return new("0 never changes the weights: it must be above 0", "learning_rate");
+        if (PerDeviceBatchSize is null && GlobalBatchSize is null)
+            yield return new("auto needs global_batch_size (the examples per optimiser step to keep)", "per_device_batch_size");
+        if (PerDeviceBatchSize is not null && GlobalBatchSize is not null)
+            yield return new("is only read with per_device_batch_size: auto (else the global batch is per_device_batch_size x " +
+                "gradient_accumulation_steps x num_devices)", "global_batch_size");
+        if (GlobalBatchSize is int global && global % NumDevices != 0)
+            yield return new($"{global} is not a multiple of num_devices {NumDevices}", "global_batch_size", "num_devices");
     }
 }
 
@@ -118,9 +129,9 @@ public sealed partial class LoraSection : IValidatable
     }
 }
 
-public sealed partial class EndpointSection : IValidatable
+public partial class EndpointSection : IValidatable
 {
-    public IEnumerable<Violation> Validate()
+    public virtual IEnumerable<Violation> Validate()
     {
         if (!Uri.TryCreate(BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             yield return new($"'{BaseUrl}' is not an http(s) URL (e.g. http://127.0.0.1:8000)", "base_url");

@@ -37,9 +37,7 @@ public sealed class HubCache(string root)
     {
         if (id.IsPinned) return;
         string file = Path.Combine(RepoDir(id), "refs", id.Revision);
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllText(file + ".tmp", commit);
-        File.Move(file + ".tmp", file, overwrite: true);
+        Core.Artifacts.AtomicFile.WriteAllText(file, commit);
     }
 
     /// <summary>snapshots/COMMIT/PATH as a relative symlink to the blob (a copy where links are not allowed).</summary>

@@ -76,7 +76,7 @@ public sealed class HubClient : IDisposable
         throw new InvalidOperationException("unreachable");
     }
 
-    /// <summary>Downloads into <paramref name="incomplete"/> (resuming what is there with Range), checks the size and,
+    /// <summary>Downloads into <paramref name="blob"/>.incomplete (resuming what is there with Range), checks the size and,
     /// for an LFS etag (a sha256), the content; then renames it to <paramref name="blob"/>.</summary>
     public async Task DownloadAsync(HubId id, string commit, string path, string etag, long? size, string blob, CancellationToken ct = default)
     {

@@ -9,7 +9,7 @@ internal sealed class ProblemGenerator(SyntheticOptions options, Random rng)
 {
     private static readonly EventKind[] Kinds = Enum.GetValues<EventKind>();
 
-    private readonly StoryTemplate[] _templates = options.Templates is { } chosen
+    private readonly StoryTemplate[] templates = options.Templates is { } chosen
         ? StoryTemplates.All.Where(t => chosen.Contains(t.Name)).ToArray()
         : StoryTemplates.All;
 
@@ -51,7 +51,7 @@ internal sealed class ProblemGenerator(SyntheticOptions options, Random rng)
 
     private (StoryTemplate Template, List<PlanStep> Plan, List<(EventKind Kind, int A, int B)> Events) DrawStory()
     {
-        var template = _templates[rng.Next(_templates.Length)];
+        var template = templates[rng.Next(templates.Length)];
         int steps = rng.Next(options.MinSteps, options.MaxSteps + 1);
         int start = rng.Next(2, options.MaxStart + 1);
         var plan = new List<PlanStep>(steps);

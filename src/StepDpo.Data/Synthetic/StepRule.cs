@@ -52,7 +52,7 @@ internal static partial class StepRule
     /// <summary>Tracks which plan operations the steps so far have computed.</summary>
     internal sealed class State(SyntheticProblem problem)
     {
-        private readonly bool[] _done = new bool[problem.Plan.Count];
+        private readonly bool[] done = new bool[problem.Plan.Count];
 
         /// <summary>Checks the step against the rule and, when it is correct, records its progress.</summary>
         public bool Accept(string step)
@@ -67,10 +67,10 @@ internal static partial class StepRule
             }
             if (parsed.Answer is int answer)
             {
-                bool allDone = _done.Select((d, i) => d || i == matched).All(d => d);
+                bool allDone = done.Select((d, i) => d || i == matched).All(d => d);
                 if (!allDone || answer.ToString(CultureInfo.InvariantCulture) != problem.Answer) return false;
             }
-            if (matched is int i) _done[i] = true;
+            if (matched is int i) done[i] = true;
             return true;
         }
 
@@ -79,7 +79,7 @@ internal static partial class StepRule
             for (int i = 0; i < problem.Plan.Count; i++)
             {
                 var p = problem.Plan[i];
-                if (_done[i] || p.Operation != op) continue;
+                if (done[i] || p.Operation != op) continue;
                 if (Available(p.Left, a) && Available(p.Right, b)) return i;
                 if (PlanStep.IsCommutative(op) && Available(p.Left, b) && Available(p.Right, a)) return i;
             }
@@ -87,6 +87,6 @@ internal static partial class StepRule
         }
 
         private bool Available(Operand planned, int written) =>
-            planned.Value == written && (planned.FromStep is not int s || _done[s]);
+            planned.Value == written && (planned.FromStep is not int s || done[s]);
     }
 }

@@ -46,26 +46,12 @@ public static class SyntheticWorld
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     };
 
-    /// <summary>Writes {id, question, answer, solution} lines, atomically: to a temporary file in the
-    /// same directory, then renamed over <paramref name="path"/>, so a reader never sees half a file.</summary>
+    /// <summary>Writes {id, question, answer, solution} lines, atomically (a reader never sees half a file).</summary>
     public static void WriteJsonl(string path, IEnumerable<SyntheticProblem> problems)
     {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var writer = new StreamWriter(tmp, false, new System.Text.UTF8Encoding(false)))
-            {
-                writer.NewLine = "\n";
-                foreach (var p in problems) writer.WriteLine(JsonSerializer.Serialize(p.ToProblem(), JsonlOptions));
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
+        try { Core.Artifacts.AtomicFile.WriteLines(path, problems.Select(p => JsonSerializer.Serialize(p.ToProblem(), JsonlOptions))); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            File.Delete(tmp);
             throw new StepDpoException($"{path}: cannot write synthetic problems: {ex.Message}", ex);
         }
     }

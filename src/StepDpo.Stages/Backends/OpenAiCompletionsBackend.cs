@@ -50,9 +50,13 @@ public sealed class OpenAiCompletionsBackend : ICompletionBackend, IDisposable
         if (variable is null) return null;
         var value = Environment.GetEnvironmentVariable(variable);
         if (string.IsNullOrWhiteSpace(value))
-            throw new StepDpoException($"openai.api_key_env: the environment variable '{variable}' is not set (the key is never read from the manifest)");
+            throw new StepDpoException($"api_key_env: the environment variable '{variable}' is not set (the key is never read from the manifest)");
         return value.Trim();
     }
+
+    /// <summary>Server messages can quote the key they refused (OpenAI quotes part of it): it never reaches an error,
+    /// a log or stage.json.</summary>
+    string Redact(string text) => apiKey is null ? text : text.Replace(apiKey, "[api key]", StringComparison.Ordinal);
 
     public async Task<IReadOnlyList<Completion>> CompleteAsync(CompletionRequest r, CancellationToken ct)
     {
@@ -63,8 +67,16 @@ public sealed class OpenAiCompletionsBackend : ICompletionBackend, IDisposable
         for (var attempt = 1; ; attempt++)
         {
             var outcome = await AttemptAsync(body, r.N, ct).ConfigureAwait(false);
-            if (outcome.Completions is { } done) return done;
-            lastFailure = outcome.Failure!;
+            if (outcome.Completions is { } done)
+            {
+                if (done[0].Usage is { } usage)
+                {
+                    Interlocked.Add(ref Stats.promptTokens, usage.PromptTokens);
+                    Interlocked.Add(ref Stats.completionTokens, usage.CompletionTokens);
+                }
+                return done;
+            }
+            lastFailure = Redact(outcome.Failure!);
             if (attempt >= options.MaxAttempts)
                 throw new CompletionBackendException($"{endpoint}: gave up after {attempt} attempt(s); last failure: {lastFailure}");
             Interlocked.Increment(ref Stats.retries);
@@ -106,7 +118,7 @@ public sealed class OpenAiCompletionsBackend : ICompletionBackend, IDisposable
                 Interlocked.Increment(ref status == 429 ? ref Stats.throttled : ref Stats.serverErrors);
                 return new Outcome(null, message, Backoff.RetryAfter(response.Headers, DateTimeOffset.UtcNow));
             }
-            throw new CompletionBackendException($"{endpoint}: {message} (not retried: the request itself was refused)");
+            throw new CompletionBackendException($"{endpoint}: {Redact(message)} (not retried: the request itself was refused)");
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -140,7 +152,7 @@ public sealed class OpenAiCompletionsBackend : ICompletionBackend, IDisposable
 /// <summary>What the client went through, for the stage's stats and for tests. Counters only grow.</summary>
 public sealed class OpenAiBackendStats
 {
-    internal long requests, attempts, retries, timeouts, connectionErrors, serverErrors, throttled, malformed;
+    internal long requests, attempts, retries, timeouts, connectionErrors, serverErrors, throttled, malformed, promptTokens, completionTokens;
     public long Requests => Interlocked.Read(ref requests);
     public long Attempts => Interlocked.Read(ref attempts);
     public long Retries => Interlocked.Read(ref retries);
@@ -149,7 +161,10 @@ public sealed class OpenAiBackendStats
     public long ServerErrors => Interlocked.Read(ref serverErrors);
     public long Throttled => Interlocked.Read(ref throttled);
     public long Malformed => Interlocked.Read(ref malformed);
+    /// <summary>Tokens the server reported in its answers' usage (0 when it reports none).</summary>
+    public long PromptTokens => Interlocked.Read(ref promptTokens);
+    public long CompletionTokens => Interlocked.Read(ref completionTokens);
     public override string ToString() =>
         $"requests={Requests} attempts={Attempts} retries={Retries} timeouts={Timeouts} connection_errors={ConnectionErrors} " +
-        $"server_errors={ServerErrors} throttled={Throttled} malformed={Malformed}";
+        $"server_errors={ServerErrors} throttled={Throttled} malformed={Malformed} prompt_tokens={PromptTokens} completion_tokens={CompletionTokens}";
 }

@@ -55,8 +55,18 @@ public static class OpenAiWire
                 slots[index] = ParseChoice(choice, api, wantLogprobs, index);
                 position++;
             }
+            // The response's usage goes on the first continuation (see Completion.Usage).
+            if (Usage(root) is { } usage) slots[0] = slots[0]! with { Usage = usage };
             return slots!;
         }
+    }
+
+    /// <summary>usage.prompt_tokens and usage.completion_tokens, when the server sends them (vLLM, SGLang, OpenAI do).</summary>
+    static TokenUsage? Usage(JsonElement root)
+    {
+        if (!root.TryGetProperty("usage", out var u) || u.ValueKind != JsonValueKind.Object) return null;
+        long Count(string name) => u.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : 0;
+        return new TokenUsage(Count("prompt_tokens"), Count("completion_tokens"));
     }
 
     static Completion ParseChoice(JsonElement choice, OpenAiApi api, bool wantLogprobs, int index)

@@ -9,17 +9,17 @@ public sealed class SummaryBuilder
     public const string StartModel = "start";
     public const string TrainedModel = "trained";
 
-    private readonly Dictionary<(string Model, string Benchmark), Dictionary<string, ProblemOutcome>> _outcomes = [];
-    private readonly Dictionary<(string Model, string Benchmark), Dictionary<string, (int N, int C, bool? Majority)>> _samples = [];
-    private readonly List<string> _benchmarks = [], _models = [];
-    private int[] _ks = [1];
+    private readonly Dictionary<(string Model, string Benchmark), Dictionary<string, ProblemOutcome>> outcomes = [];
+    private readonly Dictionary<(string Model, string Benchmark), Dictionary<string, (int N, int C, bool? Majority)>> samples = [];
+    private readonly List<string> benchmarks = [], models = [];
+    private int[] ks = [1];
 
     /// <summary>Adds one greedy outcome; the same (model, benchmark, problem) twice is an error because it
     /// would silently count a problem twice.</summary>
     public SummaryBuilder Add(ProblemOutcome o)
     {
         Remember(o.Model, o.Benchmark);
-        var perProblem = Slot(_outcomes, o.Model, o.Benchmark);
+        var perProblem = Slot(this.outcomes, o.Model, o.Benchmark);
         if (!perProblem.TryAdd(o.ProblemId, o))
             throw new StepDpoException($"evaluation: problem '{o.ProblemId}' of benchmark '{o.Benchmark}' graded twice for model '{o.Model}'");
         return this;
@@ -38,7 +38,7 @@ public sealed class SummaryBuilder
         if (samples < 1 || correctSamples < 0 || correctSamples > samples)
             throw new StepDpoException($"evaluation: problem '{problemId}' of '{benchmark}': {correctSamples} correct of {samples} samples is impossible");
         Remember(model, benchmark);
-        if (!Slot(_samples, model, benchmark).TryAdd(problemId, (samples, correctSamples, majorityCorrect)))
+        if (!Slot(this.samples, model, benchmark).TryAdd(problemId, (samples, correctSamples, majorityCorrect)))
             throw new StepDpoException($"evaluation: samples of problem '{problemId}' of benchmark '{benchmark}' added twice for model '{model}'");
         return this;
     }
@@ -47,19 +47,19 @@ public sealed class SummaryBuilder
     public SummaryBuilder WithPassAtK(params int[] ks)
     {
         if (ks.Any(k => k < 1)) throw new StepDpoException($"evaluation: pass@k needs k >= 1 (got {string.Join(", ", ks)})");
-        _ks = ks.Distinct().Order().ToArray();
+        this.ks = ks.Distinct().Order().ToArray();
         return this;
     }
 
     public EvalSummary Build()
     {
         var results = new List<BenchmarkResult>();
-        foreach (var benchmark in _benchmarks)
-            foreach (var model in _models)
-                if (_outcomes.ContainsKey((model, benchmark)) || _samples.ContainsKey((model, benchmark)))
+        foreach (var benchmark in this.benchmarks)
+            foreach (var model in this.models)
+                if (this.outcomes.ContainsKey((model, benchmark)) || this.samples.ContainsKey((model, benchmark)))
                     results.Add(Result(model, benchmark));
-        var comparisons = _benchmarks
-            .Where(b => _outcomes.ContainsKey((StartModel, b)) && _outcomes.ContainsKey((TrainedModel, b)))
+        var comparisons = this.benchmarks
+            .Where(b => this.outcomes.ContainsKey((StartModel, b)) && this.outcomes.ContainsKey((TrainedModel, b)))
             .Select(b => Compare(StartModel, TrainedModel, b))
             .ToList();
         return new EvalSummary(results, comparisons);
@@ -67,13 +67,13 @@ public sealed class SummaryBuilder
 
     private BenchmarkResult Result(string model, string benchmark)
     {
-        var outcomes = _outcomes.GetValueOrDefault((model, benchmark))?.Values.ToList() ?? [];
+        var outcomes = this.outcomes.GetValueOrDefault((model, benchmark))?.Values.ToList() ?? [];
         int n = outcomes.Count, correct = outcomes.Count(o => o.Correct);
         var (lo, hi) = EvalStats.Wilson(correct, n);
-        var samples = _samples.GetValueOrDefault((model, benchmark))?.Values.ToList() ?? [];
+        var samples = this.samples.GetValueOrDefault((model, benchmark))?.Values.ToList() ?? [];
         var passAtK = new SortedDictionary<string, double>(Comparer<string>.Create((x, y) => int.Parse(x).CompareTo(int.Parse(y))));
         if (samples.Count > 0)
-            foreach (int k in _ks.Where(k => samples.All(s => s.N >= k)))
+            foreach (int k in this.ks.Where(k => samples.All(s => s.N >= k)))
                 passAtK[k.ToString()] = samples.Average(s => EvalStats.PassAtK(s.N, s.C, k));
         var voted = samples.Where(s => s.Majority is not null).ToList();
         var graders = outcomes.Where(o => o.ByGrader is not null).SelectMany(o => o.ByGrader!.Keys).Distinct().ToList();
@@ -92,8 +92,8 @@ public sealed class SummaryBuilder
     /// otherwise the McNemar test (and the delta) would compare different things.</summary>
     private Comparison Compare(string a, string b, string benchmark)
     {
-        var first = _outcomes[(a, benchmark)];
-        var second = _outcomes[(b, benchmark)];
+        var first = this.outcomes[(a, benchmark)];
+        var second = this.outcomes[(b, benchmark)];
         string? onlyA = first.Keys.FirstOrDefault(id => !second.ContainsKey(id));
         string? onlyB = second.Keys.FirstOrDefault(id => !first.ContainsKey(id));
         if (onlyA is not null || onlyB is not null)
@@ -116,8 +116,8 @@ public sealed class SummaryBuilder
     {
         if (string.IsNullOrWhiteSpace(model) || string.IsNullOrWhiteSpace(benchmark))
             throw new StepDpoException("evaluation: model and benchmark names must not be empty");
-        if (!_models.Contains(model)) _models.Add(model);
-        if (!_benchmarks.Contains(benchmark)) _benchmarks.Add(benchmark);
+        if (!this.models.Contains(model)) this.models.Add(model);
+        if (!this.benchmarks.Contains(benchmark)) this.benchmarks.Add(benchmark);
     }
 
     private static Dictionary<string, T> Slot<T>(Dictionary<(string, string), Dictionary<string, T>> map, string model, string benchmark)

@@ -17,15 +17,8 @@ public static class SummaryJson
 
     public static string Serialize(EvalSummary summary) => JsonSerializer.Serialize(summary, Options);
 
-    /// <summary>Writes to a temporary file and renames it over <paramref name="path"/>.</summary>
-    public static void Write(string path, EvalSummary summary)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(tmp, Serialize(summary) + "\n");
-        File.Move(tmp, full, overwrite: true);
-    }
+    /// <summary>Writes atomically.</summary>
+    public static void Write(string path, EvalSummary summary) => Core.Artifacts.AtomicFile.WriteAllText(path, Serialize(summary) + "\n");
 
     public static EvalSummary Read(string path)
     {

@@ -1,6 +1,7 @@
-using StepDpo.Core.Graph;
-using StepDpo.Data;
 using StepDpo.Answers;
+using StepDpo.Core;
+using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
 using StepDpo.Stages.Evaluation;
 using StepDpo.Stages.Models;
 using StepDpo.Stages.Pool;
@@ -16,45 +17,68 @@ namespace StepDpo.Stages.Implementations;
 /// line per (model, problem, sample) and is resumable; summary.json has accuracy with Wilson intervals per model and
 /// benchmark, and the paired comparison start -> trained with an exact McNemar test.
 /// </summary>
-public sealed class EvaluateStage : PipelineStage
+public sealed class EvaluateStage(string name = "evaluate", Links? links = null) : PipelineStage<EvaluateStage.Input>(name, links)
 {
-    public override string Name => "evaluate";
     public override int Version => 2;
     public const string ResultsFile = "results.jsonl";
     public const string SummaryFile = "summary.json";
 
-    public override async Task RunAsync(StageContext ctx, CancellationToken ct)
-    {
-        var m = ctx.Manifest;
-        var e = m.Evaluate;
-        var benchmarks = e.Benchmarks.Select(b => (Spec: b, Pool: ProblemPool.Benchmark(b, m, ctx.Workspace))).ToList();
-        var models = new List<(string Name, string Dir)> { (SummaryBuilder.StartModel, e.Backend == "local" ? ModelStore.StartModelDir(ctx) : "") };
-        if (ctx.UpstreamDirs.ContainsKey("train")) models.Add((SummaryBuilder.TrainedModel, ModelStore.TrainedModelDir(ctx)));
+    /// <param name="Generation">evaluate.backend and its settings</param>
+    public sealed record Input(long Seed, ModelSection Model, string Device, IReadOnlyList<BenchmarkSlice> Benchmarks, Generation Generation,
+        int MaxNewTokens, double Temperature, double TopP, int N, GraderKey Grader);
 
-        using var store = JsonlRecordStore<ResultRecord>.Open(ctx.File(ResultsFile), r => r.Id, Json);
-        long total = models.Count * benchmarks.Sum(b => (long)b.Pool.Problems.Count) * e.N;
+    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) => [Links.StartModel, Links.Trained];
+
+    protected override Input Read(ManifestReader<Manifest> m)
+    {
+        var e = m.Section(x => x.Evaluate);
+        var benchmarks = e.Get(x => x.Benchmarks).Select(b => new BenchmarkSlice(b.Name, b.Source, b.Path, b.Limit, b.Fields,
+            b.Source == "synthetic" ? Slices.TestSplit(m) : null)).ToList();
+        return new(m.Get(x => x.Seed), m.Get(x => x.Model), Slices.DeviceKind(m), benchmarks, Generation.Read(m.Section<IGenerationSection>(x => x.Evaluate)),
+            e.Get(x => x.MaxNewTokens), e.Get(x => x.Temperature), e.Get(x => x.TopP), e.Get(x => x.N), Slices.Grader(m));
+    }
+
+    protected override IEnumerable<string> Files(Input input, Workspace ws) => ModelStore.StartModelFiles(input.Model, ws)
+        .Concat(input.Benchmarks.Where(b => b.Path is not null).Select(b => ProblemPool.ResolvePath(b.Path, ws)));
+
+    protected override void Check(ReadinessCheck check, Input input, IReadOnlyList<string> upstream)
+    {
+        foreach (var b in input.Benchmarks)
+            check.Try(() => check.Note($"{b.Name}: {ProblemPool.Benchmark(input.Seed, b, check.Workspace).Problems.Count} problems"));
+        check.StartModel(input.Model, input.Generation, upstream.Contains(Links.StartModel));
+        if (input.Generation.Settings is OpenAiBackend.Settings remote) check.Secret(remote.Client.ApiKeyEnv, "evaluate.endpoint.api_key_env");
+    }
+
+    protected override async Task RunAsync(StageContext ctx, Input input, CancellationToken ct)
+    {
+        var benchmarks = input.Benchmarks.Select(b => (Spec: b, Pool: ProblemPool.Benchmark(input.Seed, b, ctx.Workspace))).ToList();
+        bool folders = input.Generation.NeedsModelFolders;
+        var models = new List<(string Name, string Dir)> { (SummaryBuilder.StartModel, folders ? ModelStore.StartModelDir(ctx, input.Model, Links.StartModel) : "") };
+        if (ctx.UpstreamDirs.TryGetValue(Links.Trained, out var trained)) models.Add((SummaryBuilder.TrainedModel, Path.Combine(trained, ModelStore.ModelFolder)));
+
+        using var store = JsonlRecordStore<ResultRecord>.Open(ctx.File(ResultsFile), r => r.Id, PipelineStage.Json);
+        long total = models.Count * benchmarks.Sum(b => (long)b.Pool.Problems.Count) * input.N;
         using var bar = ctx.Progress.Start("evaluate", total);
         bar.SetValue(store.Count);
-        var p = new SampleParams(e.N, e.Temperature, e.TopP, e.MaxNewTokens, Array.Empty<string>(), ctx.Seed("evaluate"));
+        var p = new SampleParams(input.N, input.Temperature, input.TopP, input.MaxNewTokens, [], ctx.Seed(input.Seed, "evaluate"));
         foreach (var (model, dir) in models)
         {
             var todo = benchmarks.SelectMany(b => b.Pool.Problems.Select(q => (b.Spec.Name, Problem: q)))
-                .Where(x => !store.IsDone(Key(model, x.Name, x.Problem.Id, e.N - 1)))
+                .Where(x => !store.IsDone(Key(model, x.Name, x.Problem.Id, input.N - 1)))
                 .ToList();
             if (todo.Count == 0) continue;
             bar.Describe($"evaluate {model}");
-            using var sampler = e.Backend == "local"
-                ? Samplers.Create("local", e.Endpoint, dir, "", m.Model.Dtype, m.Model.Device, e.BatchSize)
-                : Samplers.Create("openai", e.Endpoint, "", model == SummaryBuilder.StartModel ? m.Model.Path ?? m.Name : dir, m.Model.Dtype, m.Model.Device, e.BatchSize);
-            foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / e.N)))
+            // One model at a time: a managed server serves the start model, is stopped, then serves the trained one.
+            using var sampler = await input.Generation.OpenAsync(input.Model, dir, model, ctx, ct);
+            foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / input.N)))
             {
                 ct.ThrowIfCancellationRequested();
                 var prompts = chunk.Select(x => new SamplePrompt($"{x.Name}/{x.Problem.Id}",
-                    PromptTemplates.Render(m.Model.Template, x.Problem.Question))).ToList();
-                var outputs = await sampler.SampleAsync(prompts, p, Samplers.To(bar), ct);
+                    PromptTemplates.Render(input.Model.Template, x.Problem.Question))).ToList();
+                var outputs = await sampler.SampleAsync(prompts, p, GenerationBackend.To(bar), ct);
                 var records = chunk.SelectMany((x, i) => outputs[i].Select((response, j) =>
                 {
-                    var grade = Grading.Grade(response, x.Problem.Answer, e.Grader);
+                    var grade = Grading.Grade(response, x.Problem.Answer, input.Grader.Name);
                     return new ResultRecord(Key(model, x.Name, x.Problem.Id, j), model, x.Name, x.Problem.Id, j, prompts[i].Text,
                         response, x.Problem.Answer, grade.Extracted, grade.Correct, x.Problem.Level, x.Problem.Subject);
                 })).Where(r => !store.IsDone(r.Id)).ToList();
@@ -62,15 +86,15 @@ public sealed class EvaluateStage : PipelineStage
             }
         }
 
-        var summary = Summarise(store.Records(), e.N, e.Grader);
+        var summary = Summarise(store.Records(), input.N, input.Grader.Name);
         SummaryJson.Write(ctx.File(SummaryFile), summary);
         foreach (var r in summary.Results)
         {
             ctx.Metrics[$"{r.Model}.{r.Benchmark}.accuracy"] = r.Accuracy;
-            foreach (var (name, accuracy) in r.ByGrader ?? new Dictionary<string, double>())
-                ctx.Metrics[$"{r.Model}.{r.Benchmark}.by_grader.{name}"] = accuracy;
-            Count(ctx, $"{r.Model}_{r.Benchmark}_grader_disagreements", r.GraderDisagreements);
-            Count(ctx, $"{r.Model}_{r.Benchmark}_correct", r.Correct);
+            foreach (var (grader, accuracy) in r.ByGrader ?? new Dictionary<string, double>())
+                ctx.Metrics[$"{r.Model}.{r.Benchmark}.by_grader.{grader}"] = accuracy;
+            ctx.Count($"{r.Model}_{r.Benchmark}_grader_disagreements", r.GraderDisagreements);
+            ctx.Count($"{r.Model}_{r.Benchmark}_correct", r.Correct);
         }
         foreach (var c in summary.Comparisons)
         {

@@ -1,9 +1,12 @@
+using System.Text.Json.Serialization;
+using StepDpo.Answers;
 using StepDpo.Core;
 using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
 using StepDpo.Data;
 using StepDpo.Data.Hub;
+using StepDpo.Stages.Models;
 using StepDpo.Stages.Pool;
-using StepDpo.Answers;
 using StepDpo.Stages.Records;
 using StepDpo.Stages.Sampling;
 using StepDpo.Text;
@@ -21,23 +24,64 @@ namespace StepDpo.Stages.Implementations;
 /// pairs.kind `full` builds plain DPO pairs from the samples instead (a correct vs a wrong whole solution, same
 /// sample budget); pairs.from imports an existing pair data set.
 /// </summary>
-public sealed class PairsStage : PipelineStage
+public sealed class PairsStage(string name = "pairs", Links? links = null) : PipelineStage<PairsStage.Input>(name, links)
 {
-    public override string Name => "pairs";
     public override int Version => 3;
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 
-    public override async Task RunAsync(StageContext ctx, CancellationToken ct)
+    /// <param name="From">pairs.from: the data set imported (nothing else is read then)</param>
+    /// <param name="Dataset">data.source, which every pair names</param>
+    /// <param name="StepChecker">with verify.method rule: the synthetic pool whose checker a chosen step must pass</param>
+    /// <param name="Rectify">kind step: how continuations are sampled from the start model</param>
+    public sealed record Input(
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? From,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kind = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? MaxPairsPerProblem = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Dataset = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Seed = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DataSlice? StepChecker = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Rectification? Rectify = null);
+
+    public sealed record Rectification(int Samples, double Temperature, double TopP, int MaxNewTokens, ModelSection Model, string Device,
+        Generation Generation, GraderKey Grader);
+
+    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) =>
+        m.Get(x => x.Pairs.From) is null ? [Links.StartModel, Links.Samples, Links.Verified] : [];
+
+    protected override Input Read(ManifestReader<Manifest> m)
     {
-        var m = ctx.Manifest;
+        var p = m.Section(x => x.Pairs);
+        if (p.Get(x => x.From) is { } from) return new Input(from);
+        string kind = p.Get(x => x.Kind);
+        return new Input(null, kind, p.Get(x => x.MaxPairsPerProblem), m.Get(x => x.Data.Source), m.Get(x => x.Seed),
+            m.Get(x => x.Verify.Method) == "rule" ? Slices.Pool(m) : null,
+            kind == "full" ? null : new Rectification(p.Get(x => x.Samples), p.Get(x => x.Temperature), p.Get(x => x.TopP),
+                p.Get(x => x.MaxNewTokens), m.Get(x => x.Model), Slices.DeviceKind(m), Generation.Read(m.Section<IGenerationSection>(x => x.Sample)),
+                Slices.Grader(m)));
+    }
+
+    protected override IEnumerable<string> Files(Input input, Workspace ws)
+    {
+        if (input.From is { } from && HubSnapshots.ResolveLocal(from, ws.Root, HubRepoType.Dataset, HubSelection.Dataset) is { } path) return [path];
+        return input.Rectify is { } r ? ModelStore.StartModelFiles(r.Model, ws) : [];
+    }
+
+    protected override void Check(ReadinessCheck check, Input input, IReadOnlyList<string> upstream)
+    {
+        if (input.From is { } from) check.PairsFrom(from);
+        else if (input.Rectify is { } r) check.StartModel(r.Model, r.Generation, upstream.Contains(Links.StartModel));
+    }
+
+    protected override async Task RunAsync(StageContext ctx, Input input, CancellationToken ct)
+    {
         List<StepDpoPair> pairs;
-        if (m.Pairs.From is { } from) pairs = Import(ctx, from);
-        else if (m.Pairs.Kind == "full") pairs = FullSolutionPairs(ctx);
-        else pairs = await Rectify(ctx, ct);
+        if (input.From is { } from) pairs = Import(ctx, from);
+        else if (input.Rectify is null) pairs = FullSolutionPairs(ctx, input);
+        else pairs = await Rectify(ctx, input, input.Rectify, ct);
         PairFile.Write(ctx.File(FileName), pairs);
-        Count(ctx, "pairs", pairs.Count);
-        Count(ctx, "problems_with_pairs", pairs.Select(p => p.Prompt).Distinct().Count());
+        ctx.Count("pairs", pairs.Count);
+        ctx.Count("problems_with_pairs", pairs.Select(p => p.Prompt).Distinct().Count());
     }
 
     /// <summary>pairs.from: a pair file (JSONL, JSON, parquet) or folder of them, or a Hub data set (owner/name[@revision],
@@ -53,73 +97,71 @@ public sealed class PairsStage : PipelineStage
     }
 
     /// <summary>Plain DPO: per problem, correct and wrong whole solutions paired in order.</summary>
-    static List<StepDpoPair> FullSolutionPairs(StageContext ctx)
+    List<StepDpoPair> FullSolutionPairs(StageContext ctx, Input input)
     {
-        var m = ctx.Manifest;
         const string lead = SampleRecord.StepPreamble;
         string irs = lead.TrimEnd(' ');
-        var samples = ReadJsonl<SampleRecord>(Path.Combine(ctx.Upstream("sample"), SampleStage.FileName));
-        var stepsRight = StepChecker(ctx);
+        var samples = PipelineStage.ReadJsonl<SampleRecord>(Path.Combine(ctx.Upstream(Links.Samples), SampleStage.FileName));
+        var stepsRight = StepChecker(ctx, input);
         var pairs = new List<StepDpoPair>();
         foreach (var problem in samples.GroupBy(s => s.ProblemId))
         {
             var right = problem.Where(s => s.Correct && (stepsRight is null || stepsRight(s.ProblemId, s.Solution))).ToList();
             var wrong = problem.Where(s => !s.Correct).ToList();
             int count = System.Math.Min(right.Count, wrong.Count);
-            if (m.Pairs.MaxPairsPerProblem is int max) count = System.Math.Min(count, max);
+            if (input.MaxPairsPerProblem is int max) count = System.Math.Min(count, max);
             for (int i = 0; i < count; i++)
             {
                 if (!right[i].Solution.StartsWith(lead) || !wrong[i].Solution.StartsWith(lead)) continue;
                 pairs.Add(new StepDpoPair(right[i].Question, irs, right[i].Solution[irs.Length..], wrong[i].Solution[irs.Length..],
-                    right[i].Solution, wrong[i].Solution, right[i].Answer, m.Data.Source));
+                    right[i].Solution, wrong[i].Solution, right[i].Answer, input.Dataset!));
             }
         }
         return pairs;
     }
 
-    static async Task<List<StepDpoPair>> Rectify(StageContext ctx, CancellationToken ct)
+    async Task<List<StepDpoPair>> Rectify(StageContext ctx, Input input, Rectification r, CancellationToken ct)
     {
-        var m = ctx.Manifest;
-        var located = ReadJsonl<VerifiedRecord>(Path.Combine(ctx.Upstream("verify"), VerifyStage.FileName))
+        var located = PipelineStage.ReadJsonl<VerifiedRecord>(Path.Combine(ctx.Upstream(Links.Verified), VerifyStage.FileName))
             .Where(v => v.FirstWrongStep is not null).ToList();
-        using var store = JsonlRecordStore<RectifiedRecord>.Open(ctx.File(RectifiedFile), r => r.Id, Json);
+        using var store = JsonlRecordStore<RectifiedRecord>.Open(ctx.File(RectifiedFile), x => x.Id, PipelineStage.Json);
         using var bar = ctx.Progress.Start("pairs (rectify)", located.Count);
         bar.SetValue(store.Count);
         var todo = located.Where(v => !store.IsDone(v.Id)).ToList();
         if (todo.Count > 0)
         {
-            var stepsRight = StepChecker(ctx);
-            using var sampler = Samplers.ForStartModel(ctx, m.Sample.Backend, m.Sample.Endpoint, m.Sample.BatchSize);
-            var p = new SampleParams(m.Pairs.Samples, m.Pairs.Temperature, m.Pairs.TopP, m.Pairs.MaxNewTokens,
-                Array.Empty<string>(), ctx.Seed("rectify"));
-            foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / m.Pairs.Samples)))
+            var stepsRight = StepChecker(ctx, input);
+            string modelDir = r.Generation.NeedsModelFolders ? ModelStore.StartModelDir(ctx, r.Model, Links.StartModel) : "";
+            using var sampler = await r.Generation.OpenAsync(r.Model, modelDir, "start", ctx, ct);
+            var p = new SampleParams(r.Samples, r.Temperature, r.TopP, r.MaxNewTokens, [], ctx.Seed(input.Seed!.Value, "rectify"));
+            foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / r.Samples)))
             {
                 ct.ThrowIfCancellationRequested();
                 var errors = chunk.Select(v => StepError.Of(v)).ToList();
                 var prompts = errors.Select(e => new SamplePrompt(e.Record.Id,
-                    PromptTemplates.RenderWithPrefix(m.Model.Template, e.Record.Question, e.InitialReasonSteps))).ToList();
+                    PromptTemplates.RenderWithPrefix(r.Model.Template, e.Record.Question, e.InitialReasonSteps))).ToList();
                 var outputs = await sampler.SampleAsync(prompts, p, null, ct);
-                store.AppendBatch(errors.Select((e, i) => e.Rectify(outputs[i], m.Evaluate.Grader, m.Data.Source, stepsRight)).ToList());
+                store.AppendBatch(errors.Select((e, i) => e.Rectify(outputs[i], r.Grader.Name, input.Dataset!, stepsRight)).ToList());
                 bar.Increment(chunk.Length);
             }
         }
         var records = store.Records();
-        Count(ctx, "located", located.Count);
-        Count(ctx, "rectified", records.Count(r => r.Pairs.Count > 0));
-        Count(ctx, "rectification_samples", records.Sum(r => (long)r.Samples));
-        Count(ctx, "rectification_correct", records.Sum(r => (long)r.Correct));
-        Count(ctx, "rectification_right_answer_wrong_steps", records.Sum(r => (long)r.RightAnswerWrongSteps));
-        ctx.Counters["rectified_share"] = Ratio(records.Count(r => r.Pairs.Count > 0), located.Count);
-        var limit = m.Pairs.MaxPairsPerProblem ?? int.MaxValue;
-        return records.GroupBy(r => r.ProblemId).SelectMany(g => g.SelectMany(r => r.Pairs).Take(limit)).ToList();
+        ctx.Count("located", located.Count);
+        ctx.Count("rectified", records.Count(x => x.Pairs.Count > 0));
+        ctx.Count("rectification_samples", records.Sum(x => (long)x.Samples));
+        ctx.Count("rectification_correct", records.Sum(x => (long)x.Correct));
+        ctx.Count("rectification_right_answer_wrong_steps", records.Sum(x => (long)x.RightAnswerWrongSteps));
+        ctx.Counters["rectified_share"] = PipelineStage.Ratio(records.Count(x => x.Pairs.Count > 0), located.Count);
+        var limit = input.MaxPairsPerProblem ?? int.MaxValue;
+        return records.GroupBy(x => x.ProblemId).SelectMany(g => g.SelectMany(x => x.Pairs).Take(limit)).ToList();
     }
 
     /// <summary>With verify.method `rule`: whether every step of a solution passes the world's step checker; else null
     /// (the paper's criterion, the final answer, is then the only one).</summary>
-    static Func<string, string, bool>? StepChecker(StageContext ctx)
+    static Func<string, string, bool>? StepChecker(StageContext ctx, Input input)
     {
-        if (ctx.Manifest.Verify.Method != "rule") return null;
-        var pool = ProblemPool.Sampling(ctx.Manifest, ctx.Workspace);
+        if (input.StepChecker is null) return null;
+        var pool = ProblemPool.Sampling(input.Seed!.Value, input.StepChecker, ctx.Workspace);
         return (problemId, solution) => pool.FirstWrongStep(problemId,
             Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList()) is null;
     }

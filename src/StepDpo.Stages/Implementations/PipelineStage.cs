@@ -1,17 +1,40 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using StepDpo.Core.Artifacts;
 using StepDpo.Core.Graph;
-using StepDpo.Core.Manifests;
 
 namespace StepDpo.Stages.Implementations;
 
-/// <summary>Base of the stage implementations: the catalog (<see cref="StageCatalog"/>) owns dependencies,
-/// enabling and cache-key configuration, so an implementation only says what it does.</summary>
-public abstract class PipelineStage : Stage
+/// <summary>The stages whose artifacts a stage reads, by stage name. The one-round pipeline is <see cref="Default"/>;
+/// a later round is the same stage classes under new names (sample@2, ...) linked to the previous round's train as
+/// their start model (see <see cref="StageCatalog"/>).</summary>
+public sealed record Links(string StartModel = "sft", string Samples = "sample", string Verified = "verify", string Pairs = "pairs",
+    string Trained = "train", string Evaluated = "evaluate")
 {
-    public sealed override IReadOnlyList<string> DependsOn(Manifest m) => StageCatalog.Upstream[Name];
-    public sealed override object KeyConfig(Manifest m) => StageCatalog.Config[Name](m);
+    public static readonly Links Default = new();
+}
 
+/// <summary>Base of the stage implementations: a name in the graph, the stages it reads (<see cref="Links"/>), and
+/// whether it can start here (<see cref="Check"/>, from its slice).</summary>
+public abstract class PipelineStage<TInput>(string name, Links? links) : Stage<TInput>, IReadinessCheck where TInput : notnull
+{
+    public sealed override string Name => name;
+    protected Links Links { get; } = links ?? Links.Default;
+
+    /// <summary>What `stepdpo plan` checks before the stage would run: its inputs on disk, secrets, the first GPU step.</summary>
+    protected virtual void Check(ReadinessCheck check, TInput input, IReadOnlyList<string> upstream) { }
+
+    public StageReadiness Readiness(object slice, IReadOnlyList<string> upstream, Core.Workspace ws)
+    {
+        var check = new ReadinessCheck(ws);
+        Check(check, (TInput)slice, upstream);
+        return check.Result();
+    }
+}
+
+/// <summary>What the stage implementations share: their JSONL records, counters and ratios.</summary>
+public static class PipelineStage
+{
     /// <summary>JSONL records of the stages: snake_case, LaTeX kept readable.</summary>
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -34,13 +57,16 @@ public abstract class PipelineStage : Stage
         }
     }
 
-    public static void Count(StageContext ctx, string name, long value) => ctx.Counters[name] = value;
+    /// <summary>An indented JSON file of a stage, written atomically.</summary>
+    public static void WriteJson<T>(string path, T value) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(value, new JsonSerializerOptions(Json) { WriteIndented = true }));
+
+    public static void Count(this StageContext ctx, string name, long value) => ctx.Counters[name] = value;
 
     /// <summary>The last training step's metrics as final_* counters in stage.json (sft and train).</summary>
-    public static void RecordFinalMetrics(StageContext ctx, Torch.Training.StepMetrics? last)
+    public static void RecordFinalMetrics(this StageContext ctx, IEnumerable<KeyValuePair<string, double>>? last)
     {
-        if (last is null) return;
-        foreach (var (k, v) in last.Values) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
+        foreach (var (k, v) in last ?? []) ctx.Counters[$"final_{k.Replace('/', '_')}"] = System.Math.Round(v, 5);
     }
 
     /// <summary>a / b rounded for the funnel, 0 when b is 0.</summary>

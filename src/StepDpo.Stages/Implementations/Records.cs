@@ -23,12 +23,18 @@ public sealed record SampleRecord(
 }
 
 /// <summary>A wrong solution with its first wrong step (verified.jsonl). FirstWrongStep is 1-based; null when
-/// the method could not locate one (then Outcome says why). Rollouts / JudgeCalls: what locating it cost (rollouts
-/// of prefixes its problem had not evaluated before; judge requests).</summary>
+/// the method could not locate one (then Outcome says why). Rollouts: what locating it cost (rollouts of prefixes its
+/// problem had not evaluated before); Judge: what asking the judge cost (method judge only).</summary>
 public sealed record VerifiedRecord(
     string Id, string ProblemId, string Question, string Answer, string Solution,
     int? FirstWrongStep, string Method, string Outcome, IReadOnlyDictionary<string, double>? Estimates = null,
-    IReadOnlyList<string>? Labels = null, int? Rollouts = null, int? JudgeCalls = null);
+    IReadOnlyList<string>? Labels = null, int? Rollouts = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    JudgeCost? Judge = null);
+
+/// <summary>The judge calls for one solution: requests (one per attempt), answers that could not be read, and the
+/// tokens the judge reported. Kept per record, so the stage's totals survive a kill and resume.</summary>
+public sealed record JudgeCost(int Requests, int Unparseable, long PromptTokens, long CompletionTokens);
 
 /// <summary>One rectified error (rectified.jsonl): Correct counts continuations kept (right answer, and right steps when
 /// a step checker exists); RightAnswerWrongSteps those a step checker turned down despite the right answer.</summary>

@@ -11,34 +11,43 @@ namespace StepDpo.Stages.Implementations;
 /// p-values, the data funnel of the pipeline stages, training hyperparameters, curves and final metrics, the
 /// `expect` check and the resolved manifest. A person should understand the run from this page alone.
 /// </summary>
-public sealed class ReportStage : PipelineStage
+public sealed class ReportStage(string name = "report", Links? links = null) : PipelineStage<Manifest>(name, links)
 {
-    public override string Name => "report";
     public override int Version => 2;
 
-    public override Task RunAsync(StageContext ctx, CancellationToken ct)
+    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) =>
+        [Links.StartModel, Links.Samples, Links.Verified, Links.Pairs, Links.Trained, Links.Evaluated];
+
+    /// <summary>report.md embeds the whole resolved manifest (besides report, expect and the hyperparameters it
+    /// tabulates), so every value of it is in the report's key, the experiment's name included.</summary>
+    protected override Manifest Read(ManifestReader<Manifest> m) => m.Get(x => x);
+
+    /// <summary>The compared experiment's evaluation: when it finishes, the report's key changes.</summary>
+    protected override IEnumerable<string> Files(Manifest m, Core.Workspace ws) =>
+        StageCatalog.ComparedSummaryPath(m, ws, out _) is { } summary ? [summary] : [];
+
+    protected override Task RunAsync(StageContext ctx, Manifest m, CancellationToken ct)
     {
-        var m = ctx.Manifest;
-        var summary = ctx.UpstreamDirs.TryGetValue("evaluate", out var eval)
+        var summary = ctx.UpstreamDirs.TryGetValue(Links.Evaluated, out var eval)
             ? SummaryJson.Read(Path.Combine(eval, EvaluateStage.SummaryFile))
             : new EvalSummary(Array.Empty<BenchmarkResult>(), Array.Empty<Comparison>());
         var expectations = Expectations(m);
         var gate = expectations.Count == 0 ? null : ExpectGate.Check(summary, expectations);
-        var data = new ReportData(m.Name, summary, Funnel(ctx), Training(ctx), Array.Empty<ReportImage>(),
+        var data = new ReportData(m.Name, summary, Funnel(ctx), Training(ctx, m), Array.Empty<ReportImage>(),
             ManifestWriter.ToYaml(m), gate, DateTimeOffset.UtcNow, Compared(m, ctx.Workspace), Locator(ctx));
         ReportRenderer.Write(ctx.Dir, data);
         if (gate is not null)
         {
-            Count(ctx, "expectations", gate.Rows.Count);
-            Count(ctx, "expectations_met", gate.Rows.Count(r => r.Passed));
+            ctx.Count("expectations", gate.Rows.Count);
+            ctx.Count("expectations_met", gate.Rows.Count(r => r.Passed));
         }
         return Task.CompletedTask;
     }
 
     /// <summary>verify's locate.json: its locator scored against an exact step checker, when the world has one.</summary>
-    static Locate.LocateFile? Locator(StageContext ctx) =>
-        ctx.UpstreamDirs.TryGetValue("verify", out var dir) && Path.Combine(dir, Locate.ExactCheckerEvaluation.FileName) is var path && File.Exists(path)
-            ? System.Text.Json.JsonSerializer.Deserialize<Locate.LocateFile>(File.ReadAllText(path), Json)
+    Locate.LocateFile? Locator(StageContext ctx) =>
+        ctx.UpstreamDirs.TryGetValue(Links.Verified, out var dir) && Path.Combine(dir, Locate.ExactCheckerEvaluation.FileName) is var path && File.Exists(path)
+            ? System.Text.Json.JsonSerializer.Deserialize<Locate.LocateFile>(File.ReadAllText(path), PipelineStage.Json)
             : null;
 
     static ComparedRun? Compared(Manifest m, Core.Workspace ws)
@@ -55,21 +64,20 @@ public sealed class ReportStage : PipelineStage
 
     static int Int(JsonNode? counters, string name) => counters?[name] is JsonValue v && v.TryGetValue<long>(out var x) ? (int)x : 0;
 
-    static PipelineFunnel? Funnel(StageContext ctx)
+    PipelineFunnel? Funnel(StageContext ctx)
     {
-        var sample = Counters(ctx, "sample");
-        var verify = Counters(ctx, "verify");
-        var pairs = Counters(ctx, "pairs");
+        var sample = Counters(ctx, Links.Samples);
+        var verify = Counters(ctx, Links.Verified);
+        var pairs = Counters(ctx, Links.Pairs);
         if (pairs is null) return null;
         return new PipelineFunnel(Int(sample, "problems"), Int(sample, "samples"), Int(sample, "wrong"),
             Int(verify, "located"), Int(pairs, "rectified"), Int(pairs, "pairs"));
     }
 
-    static List<TrainingRun> Training(StageContext ctx)
+    List<TrainingRun> Training(StageContext ctx, Manifest m)
     {
         var runs = new List<TrainingRun>();
-        var m = ctx.Manifest;
-        foreach (var (stage, section) in new (string, OptimSection?)[] { ("sft", m.Sft), ("train", m.Train) })
+        foreach (var (stage, section) in new (string, OptimSection?)[] { (Links.StartModel, m.Sft), (Links.Trained, m.Train) })
         {
             if (section is null || !ctx.UpstreamDirs.TryGetValue(stage, out var dir)) continue;
             string metrics = Path.Combine(dir, "metrics.jsonl");
@@ -77,7 +85,7 @@ public sealed class ReportStage : PipelineStage
             var record = Core.Artifacts.StageRecord.TryRead(dir);
             TimeSpan? duration = record?["duration_seconds"] is JsonValue d ? TimeSpan.FromSeconds(d.GetValue<double>()) : null;
             var hyper = Flatten(ManifestWriter.ToJsonElement(section)).ToList();
-            runs.Add(new TrainingRun(stage == "sft" ? "SFT" : "Step-DPO", hyper, TrainingMetrics.Read(metrics), duration));
+            runs.Add(new TrainingRun(stage == Links.StartModel ? "SFT" : "Step-DPO", hyper, TrainingMetrics.Read(metrics), duration));
         }
         return runs;
     }

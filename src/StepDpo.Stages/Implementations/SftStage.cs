@@ -1,4 +1,6 @@
+using StepDpo.Core;
 using StepDpo.Core.Graph;
+using StepDpo.Core.Manifests;
 using StepDpo.Stages.Models;
 using StepDpo.Stages.Pool;
 using StepDpo.Text;
@@ -13,39 +15,57 @@ namespace StepDpo.Stages.Implementations;
 /// P(problem) -> "Let's think step by step.\nStep 1: ... \boxed{answer}" + EOS, the format the later stages prompt for.
 /// Output: final/ (HF checkpoint), metrics.jsonl/csv.
 /// </summary>
-public sealed class SftStage : PipelineStage
+public sealed class SftStage(string name = "sft", Links? links = null) : PipelineStage<SftStage.Input>(name, links)
 {
-    public override string Name => "sft";
-    public override int Version => 2; // 2: loaded in the training dtype on model.device; unpacked rows use causal SDPA
+    public override int Version => 3; // 3: loaded in the training dtype on model.device; optimizer.safetensors; per_device_batch_size auto
 
-    public override Task RunAsync(StageContext ctx, CancellationToken ct)
+    /// <param name="Device">the kind of device model.device resolves to here</param>
+    /// <param name="Data">the training split it learns from (<see cref="Slices.SftExamples"/>)</param>
+    public sealed record Input(long Seed, ModelSection Model, string Device, DataSlice Data, SftSection Sft);
+
+    public override IReadOnlyList<string> DependsOn(ManifestReader<Manifest> m) => [];
+
+    public override string? DisabledReason(ManifestReader<Manifest> m) =>
+        !m.IsSet(x => x.Sft) ? "no sft section: the model is used as it is" : !m.Get(x => x.Sft!.Enabled) ? "sft.enabled is false" : null;
+
+    protected override Input Read(ManifestReader<Manifest> m) =>
+        new(m.Get(x => x.Seed), m.Get(x => x.Model), Slices.DeviceKind(m), Slices.SftExamples(m), m.Get(x => x.Sft)!);
+
+    protected override IEnumerable<string> Files(Input input, Workspace ws) =>
+        ModelStore.StartModelFiles(input.Model, ws).Concat(input.Data.Path is { } data ? [ProblemPool.ResolvePath(data, ws)] : []);
+
+    protected override void Check(ReadinessCheck check, Input input, IReadOnlyList<string> upstream) =>
+        check.Try(() => check.Note($"{ProblemPool.SftExamples(input.Seed, input.Data, check.Workspace).Problems.Count} training problems"));
+
+    protected override Task RunAsync(StageContext ctx, Input input, CancellationToken ct)
     {
-        var m = ctx.Manifest;
-        var s = m.Sft!;
+        var (model0, s) = (input.Model, input.Sft);
         string startDir;
-        if (m.Model.Init is { } init)
+        if (model0.Init is { } init)
         {
             startDir = ctx.File("init");
             if (!File.Exists(Path.Combine(startDir, Checkpoint.ConfigFile)))
-                ModelStore.CreateRandom(init, ctx.Seed("init"), startDir, "float32");
+                ModelStore.CreateRandom(init, ctx.Seed(input.Seed, "init"), startDir, "float32");
         }
-        else startDir = ModelStore.StartModelDir(ctx);
+        else startDir = ModelStore.StartModelDir(ctx, model0, trainedBy: "");
 
-        var options = TrainOptionsFrom.Sft(s, ctx.Seed("train"));
+        var options = TrainOptionsFrom.Sft(s, ctx.Seed(input.Seed, "train"));
         // Loaded straight in the training dtype onto model.device: no float32 copy to convert afterwards.
-        var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, m.Model.Device);
+        var (model, tokenizer) = ModelStore.Load(startDir, options.Dtype, model0.Device);
         using var _ = model;
         string eos = tokenizer.EosIds.Count > 0 ? tokenizer.Decode(new[] { tokenizer.EosIds[0] }) : "";
+        options = TrainOptionsFrom.FitBatch(s, options, model.Config, n => MicroBatchShape.Sft(n, options.MaxLength),
+            TrainOptionsFrom.Device(model0.Device), ctx.Counters);
         var pairTokenizer = new PairTokenizer(tokenizer, options);
-        var pool = ProblemPool.SftExamples(m, ctx.Workspace);
+        var pool = ProblemPool.SftExamples(input.Seed, input.Data, ctx.Workspace);
         var examples = pool.Problems
             .Take(s.Examples ?? int.MaxValue)
             .Select(p => pairTokenizer.TokenizeSft(
-                PromptTemplates.RenderTrainingPrompt(m.Model.Template, p.Question),
+                PromptTemplates.RenderTrainingPrompt(model0.Template, p.Question),
                 PromptTemplates.StepByStep + p.Solution + eos, $"sft example {p.Id}"))
             .ToList();
-        Count(ctx, "examples", examples.Count);
-        Count(ctx, "tokens", examples.Sum(e => (long)e.Length));
+        ctx.Count("examples", examples.Count);
+        ctx.Count("tokens", examples.Sum(e => (long)e.Length));
 
         using var bar = ctx.Progress.Start("sft", 1);
         var result = SftTrainer.Train(model, examples, options, ctx.Dir, step =>
@@ -55,8 +75,8 @@ public sealed class SftStage : PipelineStage
                 bar.SetValue(step.Step);
             }, ct,
             dir => { Checkpoint.Save(model, dir, startDir); return Task.CompletedTask; });
-        Count(ctx, "steps", result.Steps);
-        RecordFinalMetrics(ctx, result.LastStep);
+        ctx.Count("steps", result.Steps);
+        ctx.RecordFinalMetrics(result.LastStep?.Values);
         return Task.CompletedTask;
     }
 }

@@ -1,4 +1,7 @@
+using StepDpo.Core;
 using StepDpo.Core.Manifests;
+using StepDpo.Stages.Models;
+using StepDpo.Torch.Model;
 using StepDpo.Torch.Training;
 
 namespace StepDpo.Stages.Implementations;
@@ -13,7 +16,7 @@ public static class TrainOptionsFrom
         LrScheduler = s.LrScheduler,
         WarmupRatio = s.WarmupRatio,
         Epochs = s.Epochs,
-        MicroBatchSize = s.PerDeviceBatchSize,
+        MicroBatchSize = s.PerDeviceBatchSize ?? 1, // auto: set by FitBatch once the model's shape is known
         GradientAccumulationSteps = s.GradientAccumulationSteps * s.NumDevices,
         MaxLength = s.MaxLength,
         WeightDecay = s.WeightDecay,
@@ -41,4 +44,29 @@ public static class TrainOptionsFrom
             Rank = t.Lora.Rank, Alpha = t.Lora.Alpha, TargetModules = t.Lora.TargetModules,
         },
     };
+
+    /// <summary>
+    /// per_device_batch_size: auto. The memory plan (Training/MemoryPlan.cs) picks the largest micro-batch that divides
+    /// global_batch_size and fits <paramref name="device"/>'s usable memory (DeviceMemory.Usable) with the run's dtype,
+    /// checkpointing and LoRA; accumulation makes up the rest of the global batch. <paramref name="shape"/> gives a
+    /// micro-batch's worst-case tensors for n examples. Other settings pass through unchanged.
+    /// </summary>
+    public static TrainOptions FitBatch(OptimSection s, TrainOptions options, ModelConfig config, Func<int, MicroBatchShape> shape,
+        string device, IDictionary<string, object> counters)
+    {
+        if (s.PerDeviceBatchSize is not null) return options;
+        long total = DeviceMemory.Total(device) ?? throw new StepDpoException(
+            $"per_device_batch_size: auto: the memory of device '{device}' is unknown here; set per_device_batch_size to a number");
+        var plan = new MemoryPlan(config, TrainDtype.Parse(options.Dtype)!.Value);
+        var fit = plan.FitBatch(s.GlobalBatchSize!.Value, shape, DeviceMemory.Usable(device, total), options.GradientCheckpointing, options.Lora)
+            ?? throw new StepDpoException($"per_device_batch_size: auto: not even one example per micro-batch fits {device} " +
+                $"({total / 1e9:F1} GB); run `stepdpo plan --memory` to see what does (gradient_checkpointing, lora, a smaller max_length)");
+        counters["auto_micro_batch"] = fit.MicroBatch;
+        counters["auto_accumulation"] = fit.Accumulation;
+        counters["planned_peak_gb"] = Math.Round(fit.Estimate.Total / 1e9, 2);
+        return options with { MicroBatchSize = fit.MicroBatch, GradientAccumulationSteps = fit.Accumulation };
+    }
+
+    /// <summary>model.device resolved: "cpu" or "cuda:N", the memory the batch has to fit.</summary>
+    public static string Device(string device) => global::StepDpo.Torch.Devices.DeviceSpec.Resolve(device).ToString();
 }

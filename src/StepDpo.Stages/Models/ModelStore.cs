@@ -16,22 +16,25 @@ public static class ModelStore
     /// <summary>The HF checkpoint folder inside the sft and train artifacts (the trainers write final/).</summary>
     public const string ModelFolder = "final";
 
-    /// <summary>The start model: the sft stage's output when it ran, else model.path: a local folder, or a Hub id
-    /// (owner/name, at model.revision) resolved through the Hub cache, downloading what it lacks.</summary>
-    public static string StartModelDir(StageContext ctx)
+    /// <summary>The start model: the final/ of <paramref name="trainedBy"/> (sft in the one-round pipeline) when that
+    /// stage ran, else model.path: a local folder, or a Hub id (owner/name, at model.revision) resolved through the Hub
+    /// cache, downloading what it lacks.</summary>
+    public static string StartModelDir(StageContext ctx, ModelSection model, string trainedBy)
     {
-        if (ctx.UpstreamDirs.TryGetValue("sft", out var sft)) return Path.Combine(sft, ModelFolder);
-        var m = ctx.Manifest;
-        if (m.Model.Init is not null)
+        if (ctx.UpstreamDirs.TryGetValue(trainedBy, out var upstream)) return Path.Combine(upstream, ModelFolder);
+        if (model.Init is not null)
             throw new StepDpoException("model.init creates the start model in the sft stage: add an sft section (or set model.path)");
-        string dir = HubSnapshots.Resolve(m.Model.Path!, ctx.Workspace.Root, HubRepoType.Model, HubSelection.Model, "model.path",
-            m.Model.Revision, ctx.Progress.Info);
-        if (!Directory.Exists(dir)) throw new StepDpoException($"model.path '{m.Model.Path}' is a file, not a checkpoint folder");
+        string dir = HubSnapshots.Resolve(model.Path!, ctx.Workspace.Root, HubRepoType.Model, HubSelection.Model, "model.path",
+            model.Revision, ctx.Progress.Info);
+        if (!Directory.Exists(dir)) throw new StepDpoException($"model.path '{model.Path}' is a file, not a checkpoint folder");
         return dir;
     }
 
-    /// <summary>The trained policy of the train stage.</summary>
-    public static string TrainedModelDir(StageContext ctx) => Path.Combine(ctx.Upstream("train"), ModelFolder);
+    /// <summary>The model folder a stage did not write itself but that its key must follow: model.path (its Hub cache
+    /// snapshot for a Hub id, never downloaded here) when no upstream stage trains the start model.</summary>
+    public static IEnumerable<string> StartModelFiles(ModelSection model, Workspace ws) =>
+        model.Path is { } path && HubSnapshots.ResolveLocal(path, ws.Root, HubRepoType.Model, HubSelection.Model, model.Revision) is { } dir
+            ? [dir] : [];
 
     public static ScalarType DType(string name) => Checkpoint.ParseDType(name);
 

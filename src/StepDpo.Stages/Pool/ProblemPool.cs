@@ -1,6 +1,5 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
-using StepDpo.Core.Manifests;
 using StepDpo.Data;
 using StepDpo.Data.Synthetic;
 
@@ -8,8 +7,9 @@ namespace StepDpo.Stages.Pool;
 
 /// <summary>
 /// The problems a stage works on: the sampling pool of the `data` section, the sft examples, or a benchmark of the
-/// `evaluate` section. Synthetic problems are regenerated from the manifest seed (the same manifest gives the same
-/// problems in every stage) and keep their arithmetic plan for the `rule` step checker.
+/// `evaluate` section, each from the slice the stage read (<see cref="Slices"/>). Synthetic problems are regenerated
+/// from the manifest seed (the same manifest gives the same problems in every stage) and keep their arithmetic plan for
+/// the `rule` step checker.
 /// </summary>
 public sealed class ProblemPool
 {
@@ -34,14 +34,10 @@ public sealed class ProblemPool
             ?? throw new StepDpoException($"problem {problemId} is not in the synthetic pool"), steps);
 
     /// <summary>Training-split problems: the first `train` are sft examples, the next `pool` are sampled.</summary>
-    static IReadOnlyList<SyntheticProblem> TrainSplit(Manifest m)
-    {
-        var s = m.Data.Synthetic;
-        return SyntheticWorld.Generate(s.Train + s.Pool, (int)(StageContext.DeriveSeed(m.Seed, "synthetic/train") & int.MaxValue),
-            Options(s, SyntheticSplit.Train));
-    }
+    static IReadOnlyList<SyntheticProblem> TrainSplit(long seed, SyntheticSlice s, int count) =>
+        SyntheticWorld.Generate(count, (int)(StageContext.DeriveSeed(seed, "synthetic/train") & int.MaxValue), Options(s, SyntheticSplit.Train));
 
-    static SyntheticOptions Options(SyntheticSection s, SyntheticSplit split) => new()
+    static SyntheticOptions Options(SyntheticSlice s, SyntheticSplit split) => new()
     {
         MinSteps = s.MinSteps, MaxSteps = s.MaxSteps, MaxStart = s.MaxStart, MaxAddend = s.MaxAddend,
         MaxFactor = s.MaxFactor, MaxValue = s.MaxValue, Split = split,
@@ -53,52 +49,59 @@ public sealed class ProblemPool
         return new ProblemPool(list.Select(p => new Problem(p.Id, p.Question, p.Answer, p.Solution, Source: source)).ToList(), list);
     }
 
-    /// <summary>Problems with reference solutions for supervised fine-tuning.</summary>
-    public static ProblemPool SftExamples(Manifest m, Workspace ws)
+    /// <summary>Problems with reference solutions for supervised fine-tuning (<see cref="Slices.SftExamples"/>).</summary>
+    public static ProblemPool SftExamples(long seed, DataSlice data, Workspace ws)
     {
-        if (m.Data.Source == "synthetic")
+        if (data.Synthetic is { } s)
         {
-            var demos = FromSynthetic(TrainSplit(m).Take(m.Data.Synthetic.Train), "synthetic");
-            double rate = m.Data.Synthetic.ErrorHabit;
+            int train = s.Train!.Value;
+            var demos = FromSynthetic(TrainSplit(seed, s, train), "synthetic");
+            double rate = s.ErrorHabit ?? 0;
             if (rate == 0) return demos;
             // Which demonstrations carry the habit depends on the seed and the problem only (not on the order or count).
-            bool Flawed(string id) => (StageContext.DeriveSeed(m.Seed, "error-habit/" + id) & 0xFFFFFF) < rate * 0x1000000;
+            bool Flawed(string id) => (StageContext.DeriveSeed(seed, "error-habit/" + id) & 0xFFFFFF) < rate * 0x1000000;
             return new ProblemPool(demos.Problems.Select(p =>
                 Flawed(p.Id) && ErrorHabit.FlawedSolution(demos.synthetic[p.Id]) is string flawed ? p with { Solution = flawed } : p).ToList(),
                 demos.synthetic.Values);
         }
-        var problems = Load(m.Data.Source, m.Data.Path, m.Data.Limit, m.Data.Fields, ws).Where(p => p.Solution is not null).ToList();
-        if (problems.Count == 0) throw new StepDpoException($"sft: data source '{m.Data.Source}' has no reference solutions to train on");
+        var problems = Load(data, ws).Where(p => p.Solution is not null).ToList();
+        if (problems.Count == 0) throw new StepDpoException($"sft: data source '{data.Source}' has no reference solutions to train on");
         return new ProblemPool(problems);
     }
 
-    /// <summary>The problems sampled for errors (data section).</summary>
-    public static ProblemPool Sampling(Manifest m, Workspace ws)
+    /// <summary>The problems sampled for errors (<see cref="Slices.Pool"/>).</summary>
+    public static ProblemPool Sampling(long seed, DataSlice data, Workspace ws)
     {
-        if (m.Data.Source == "synthetic")
+        if (data.Synthetic is { } s)
         {
-            var pool = TrainSplit(m).Skip(m.Data.Synthetic.Train);
-            return FromSynthetic(m.Data.Limit is int limit ? pool.Take(limit) : pool, "synthetic");
+            var pool = TrainSplit(seed, s, s.Train!.Value + s.Pool!.Value).Skip(s.Train.Value);
+            return FromSynthetic(data.Limit is int limit ? pool.Take(limit) : pool, "synthetic");
         }
-        return new ProblemPool(Load(m.Data.Source, m.Data.Path, m.Data.Limit, m.Data.Fields, ws).ToList());
+        return new ProblemPool(Load(data, ws).ToList());
     }
 
-    /// <summary>A benchmark of the evaluate section.</summary>
-    public static ProblemPool Benchmark(BenchmarkSpec b, Manifest m, Workspace ws)
+    /// <summary>A benchmark of the evaluate section: a file source, or the synthetic world's held-out split.</summary>
+    public static ProblemPool Benchmark(long seed, BenchmarkSlice b, Workspace ws)
     {
-        if (b.Source == "synthetic")
+        if (b.TestSplit is { } s)
         {
-            var s = m.Data.Synthetic;
-            var test = SyntheticWorld.Generate(b.Limit ?? s.Test, (int)(StageContext.DeriveSeed(m.Seed, "synthetic/test") & int.MaxValue),
+            var test = SyntheticWorld.Generate(b.Limit ?? s.Test!.Value, (int)(StageContext.DeriveSeed(seed, "synthetic/test") & int.MaxValue),
                 Options(s, SyntheticSplit.Test));
             return FromSynthetic(test, b.Name);
         }
-        return new ProblemPool(Load(b.Source, b.Path, b.Limit, b.Fields.Count > 0 ? b.Fields : null, ws).ToList());
+        return new ProblemPool(Load(new DataSlice(b.Source, Path: b.Path, Limit: b.Limit, Fields: b.Fields.Count > 0 ? b.Fields : null), ws).ToList());
     }
 
-    static IEnumerable<Problem> Load(string source, string? path, int? limit, IReadOnlyDictionary<string, string>? fields, Workspace ws)
-    {
-        string resolved = path is null ? "" : Path.IsPathRooted(path) || path.StartsWith(DataSources.HubPrefix) ? path : Path.Combine(ws.Root, path);
-        return DataSources.Load(new DataSpec(source, resolved, limit, fields));
-    }
+    static IEnumerable<Problem> Load(DataSlice data, Workspace ws) =>
+        DataSources.Load(new DataSpec(data.Source, ResolvePath(data.Path, ws), data.Limit, data.Fields));
+
+    /// <summary>A path of the manifest as the stages read it: relative to the workspace root (hub paths as they are).</summary>
+    public static string ResolvePath(string? path, Workspace ws) =>
+        path is null ? "" : System.IO.Path.IsPathRooted(path) || path.StartsWith(DataSources.HubPrefix) ? path : System.IO.Path.Combine(ws.Root, path);
 }
+
+/// <summary>One benchmark of the evaluate section as its key holds it; a synthetic one carries the test split it is
+/// drawn from.</summary>
+public sealed record BenchmarkSlice(string Name, string Source, string? Path, int? Limit, Dictionary<string, string> Fields,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    SyntheticSlice? TestSplit = null);

@@ -8,9 +8,9 @@ public sealed record WorkProgress(int Done, int Total);
 /// <param name="Written">items worked on and stored by this run</param>
 public sealed record WorkSummary(int Items, int Found, int Written);
 
-/// <summary>The one-record-per-item counterpart of <see cref="SampleRunner{TRecord}"/>, for stages such as verify
-/// (one localisation per wrong sample): works on every item whose key is not in the store yet, at most
-/// <c>concurrency</c> at a time, storing each record as soon as it is ready, so a killed run resumes where it stopped.</summary>
+/// <summary>One record per item, for stages such as verify's judge (one localisation per wrong sample): works on every
+/// item whose key is not in the store yet, at most <c>concurrency</c> at a time, storing each record as soon as it is
+/// ready, so a killed run resumes where it stopped.</summary>
 public static class ResumableWork
 {
     public static async Task<WorkSummary> RunAsync<TItem, TRecord>(

@@ -19,16 +19,16 @@ public static class PlotFonts
         (Load("DejaVuSans.ttf"), Load("DejaVuSans-Bold.ttf")));
 
     private static readonly object Gate = new();
-    private static bool _registered;
+    private static bool registered;
 
     /// <summary>Registers the embedded font with ScottPlot once per process (thread-safe).</summary>
     public static void EnsureRegistered()
     {
         lock (Gate)
         {
-            if (_registered) return;
+            if (registered) return;
             Fonts.FontResolvers.Insert(0, new EmbeddedResolver());
-            _registered = true;
+            registered = true;
         }
     }
 

@@ -28,9 +28,7 @@ public static class ReportRenderer
         images.AddRange(data.Images);
 
         string path = Path.Combine(outDir, "report.md");
-        string tmp = path + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(tmp, ReportMarkdown.Render(data with { Images = images }));
-        File.Move(tmp, path, overwrite: true);
+        Core.Artifacts.AtomicFile.WriteAllText(path, ReportMarkdown.Render(data with { Images = images }));
         return path;
     }
 }

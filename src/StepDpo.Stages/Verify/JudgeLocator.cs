@@ -27,8 +27,10 @@ public enum JudgeOutcome
 
 /// <param name="Answers">the judge's raw answers, one per attempt</param>
 /// <param name="Failures">why each unreadable answer was rejected</param>
+/// <param name="Usage">tokens the judge reported for all attempts (zero when it reports none)</param>
 public sealed record JudgeLocation(
-    JudgeOutcome Outcome, int? FirstWrongStep, IReadOnlyList<StepLabel> Labels, IReadOnlyList<string> Answers, IReadOnlyList<string> Failures);
+    JudgeOutcome Outcome, int? FirstWrongStep, IReadOnlyList<StepLabel> Labels, IReadOnlyList<string> Answers, IReadOnlyList<string> Failures,
+    TokenUsage Usage);
 
 /// <summary>Counts over all solutions judged by one locator, for the stage's stats.</summary>
 public sealed class JudgeStats
@@ -55,12 +57,15 @@ public sealed class JudgeLocator(ICompletionBackend judge, JudgeOptions options)
         var prompt = JudgePrompt.Render(problem, correctSolution, steps);
         var answers = new List<string>();
         var failures = new List<string>();
+        var usage = TokenUsage.Zero;
         for (var attempt = 0; attempt < options.MaxAttempts; attempt++)
         {
             var request = new CompletionRequest(prompt, 1, attempt == 0 ? options.Temperature : options.RetryTemperature,
                 options.TopP, options.MaxTokens, [], options.Seed is { } s ? s + attempt : null);
             Interlocked.Increment(ref Stats.calls);
-            var answer = (await judge.CompleteAsync(request, ct).ConfigureAwait(false))[0].Text;
+            var completion = (await judge.CompleteAsync(request, ct).ConfigureAwait(false))[0];
+            var answer = completion.Text;
+            usage += completion.Usage ?? TokenUsage.Zero;
             answers.Add(answer);
             var verdict = JudgeVerdictParser.Parse(answer);
             var failure = verdict.Failure
@@ -68,12 +73,12 @@ public sealed class JudgeLocator(ICompletionBackend judge, JudgeOptions options)
             if (failure is null)
             {
                 var first = verdict.FirstError(options.NeutralIsError);
-                return new JudgeLocation(first is null ? JudgeOutcome.NoErrorFound : JudgeOutcome.Located, first, verdict.Labels!, answers, failures);
+                return new JudgeLocation(first is null ? JudgeOutcome.NoErrorFound : JudgeOutcome.Located, first, verdict.Labels!, answers, failures, usage);
             }
             Interlocked.Increment(ref Stats.unparseable);
             failures.Add(failure);
         }
         Interlocked.Increment(ref Stats.gaveUp);
-        return new JudgeLocation(JudgeOutcome.Unparseable, null, [], answers, failures);
+        return new JudgeLocation(JudgeOutcome.Unparseable, null, [], answers, failures, usage);
     }
 }

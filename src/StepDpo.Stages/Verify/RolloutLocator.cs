@@ -44,6 +44,10 @@ public sealed class RolloutLocator
         this.checkEmptyPrefix = checkEmptyPrefix;
     }
 
+    /// <summary>Tells the locator what an earlier search (e.g. one stored before a kill) found for a prefix, so that its
+    /// rollouts are neither asked for nor counted again.</summary>
+    public void Remember(string prefix, int successes) => cache[prefix] = successes;
+
     /// <summary>Prefixes evaluated so far by this locator (over all searches).</summary>
     public int CachedPrefixes => cache.Count;
 

@@ -104,15 +104,15 @@ public static class NfcNormalizer
 
     sealed class Tables
     {
-        readonly Dictionary<int, byte> _ccc = new();
-        readonly Dictionary<int, int[]> _decomposition = new();
-        readonly Dictionary<long, int> _composition = new();
+        readonly Dictionary<int, byte> ccc = new();
+        readonly Dictionary<int, int[]> decomposition = new();
+        readonly Dictionary<long, int> composition = new();
 
         /// <summary>Per UTF-16 unit: may change under NFC or change a neighbour (non-zero class, decomposes to something
         /// else under NFC, or composes with a preceding character). Surrogates are all marked: they take the full path.</summary>
         public bool[] Unstable { get; } = new bool[0x10000];
 
-        public int Ccc(int cp) => cp < 0x300 ? 0 : _ccc.GetValueOrDefault(cp);
+        public int Ccc(int cp) => cp < 0x300 ? 0 : this.ccc.GetValueOrDefault(cp);
 
         public void Decompose(int cp, List<int> output)
         {
@@ -124,7 +124,7 @@ public static class NfcNormalizer
                 if (s % TCount != 0) output.Add(TBase + s % TCount);
                 return;
             }
-            if (cp < 0xC0 || !_decomposition.TryGetValue(cp, out var parts)) { output.Add(cp); return; }
+            if (cp < 0xC0 || !this.decomposition.TryGetValue(cp, out var parts)) { output.Add(cp); return; }
             foreach (int p in parts) Decompose(p, output);
         }
 
@@ -134,7 +134,7 @@ public static class NfcNormalizer
             if (l >= 0 && l < LCount && v >= 0 && v < VCount) { composite = SBase + (l * VCount + v) * TCount; return true; }
             int s = first - SBase, t = second - TBase;
             if (s >= 0 && s < SCount && s % TCount == 0 && t > 0 && t < TCount) { composite = first + t; return true; }
-            return _composition.TryGetValue(((long)first << 21) | (uint)second, out composite);
+            return this.composition.TryGetValue(((long)first << 21) | (uint)second, out composite);
         }
 
         public static Tables Load()
@@ -154,15 +154,15 @@ public static class NfcNormalizer
                     case "c":
                         int lo = Hex(f[1]), hi = Hex(f[2]);
                         byte cls = byte.Parse(f[3]);
-                        for (int cp = lo; cp <= hi; cp++) tables._ccc[cp] = cls;
+                        for (int cp = lo; cp <= hi; cp++) tables.ccc[cp] = cls;
                         break;
-                    case "d": tables._decomposition[Hex(f[1])] = f.Skip(2).Select(Hex).ToArray(); break;
+                    case "d": tables.decomposition[Hex(f[1])] = f.Skip(2).Select(Hex).ToArray(); break;
                     case "x": excluded.Add(Hex(f[1])); break;
                 }
             }
-            foreach (var (cp, parts) in tables._decomposition)
+            foreach (var (cp, parts) in tables.decomposition)
                 if (parts.Length == 2 && !excluded.Contains(cp))
-                    tables._composition[((long)parts[0] << 21) | (uint)parts[1]] = cp;
+                    tables.composition[((long)parts[0] << 21) | (uint)parts[1]] = cp;
             tables.MarkUnstable();
             return tables;
         }
@@ -170,13 +170,13 @@ public static class NfcNormalizer
         void MarkUnstable()
         {
             for (int c = 0xD800; c <= 0xDFFF; c++) Unstable[c] = true;
-            foreach (var (cp, cls) in _ccc) if (cp < 0x10000 && cls != 0) Unstable[cp] = true;
-            foreach (long pair in _composition.Keys) if ((pair & 0x1FFFFF) < 0x10000) Unstable[(int)(pair & 0x1FFFFF)] = true;
+            foreach (var (cp, cls) in this.ccc) if (cp < 0x10000 && cls != 0) Unstable[cp] = true;
+            foreach (long pair in this.composition.Keys) if ((pair & 0x1FFFFF) < 0x10000) Unstable[(int)(pair & 0x1FFFFF)] = true;
             for (int c = VBase; c < VBase + VCount; c++) Unstable[c] = true;
             for (int c = TBase + 1; c < TBase + TCount; c++) Unstable[c] = true;
             // A decomposable character is stable only if NFC composes it back to itself (not a singleton or exclusion).
             var scratch = new List<int>();
-            foreach (var cp in _decomposition.Keys)
+            foreach (var cp in this.decomposition.Keys)
             {
                 if (cp >= 0x10000) continue;
                 scratch.Clear();

@@ -21,12 +21,18 @@ public static class Checkpoint
         ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
          "tokenizer.model", "added_tokens.json", "chat_template.jinja"];
 
-    /// <summary>Loads a checkpoint folder into a model of <paramref name="dtype"/> (float32 or bfloat16) built on
-    /// <paramref name="device"/> (null: the CPU), converting stored F32/BF16/F16 tensors one by one. Missing, unexpected
-    /// and mis-shaped tensors are errors that name them.</summary>
+    /// <summary>
+    /// Loads a checkpoint folder into a model of <paramref name="dtype"/> on <paramref name="device"/> (default: the CPU).
+    /// The model's tensors are allocated uncommitted and filled straight from the files, chunk by chunk, converting stored
+    /// F32/BF16/F16 on the way: no tensor exists twice and nothing is staged in another dtype, so loading a bf16 checkpoint
+    /// into bf16 weights needs the checkpoint's size in memory plus one chunk (measured: the `checkpoint` benchmark).
+    /// Missing, unexpected and mis-shaped tensors are errors that name them. A PEFT LoRA adapter folder loads as its base
+    /// model with the adapter merged (see <see cref="PeftAdapter"/>).
+    /// </summary>
     public static CausalLM Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (!Directory.Exists(folder)) throw new StepDpoException($"{folder}: model folder not found");
+        if (PeftAdapter.IsAdapterFolder(folder)) return PeftAdapter.LoadMerged(folder, dtype, device);
         var config = ModelConfig.Load(System.IO.Path.Combine(folder, ConfigFile));
         var model = new CausalLM(config, dtype, device);
         try
@@ -87,6 +93,9 @@ public static class Checkpoint
         throw new StepDpoException($"{folder}: neither {SingleFile} nor {IndexFile} found");
     }
 
+    /// <summary>transformers' default max_shard_size, "5GB" (decimal).</summary>
+    public const long DefaultMaxShardBytes = 5_000_000_000;
+
     /// <summary>
     /// Saves <paramref name="model"/> as a HF folder loadable by transformers and vLLM: weights in
     /// <paramref name="saveDtype"/> (default: the model's), sharded above <paramref name="maxShardBytes"/>,
@@ -95,7 +104,19 @@ public static class Checkpoint
     /// an existing folder is replaced.
     /// </summary>
     public static void Save(CausalLM model, string folder, string? tokenizerFrom = null, ScalarType? saveDtype = null,
-        long maxShardBytes = 2L << 30)
+        long maxShardBytes = DefaultMaxShardBytes) => WriteFolder(folder, temp =>
+    {
+        var dtype = saveDtype ?? model.DType;
+        var config = model.Config with { TorchDtype = DTypeName(dtype) };
+        WriteWeights(model, temp, dtype, maxShardBytes);
+        File.WriteAllText(System.IO.Path.Combine(temp, ConfigFile), config.ToJson());
+        File.WriteAllText(System.IO.Path.Combine(temp, GenerationConfigFile), GenerationConfigJson(config));
+        if (tokenizerFrom is not null) CopyTokenizer(tokenizerFrom, temp);
+    });
+
+    /// <summary>Writes a folder under a temporary name next to it and renames it into place at the end, replacing an
+    /// existing one: a killed write never looks complete, and no temporary is left behind on failure.</summary>
+    internal static void WriteFolder(string folder, Action<string> write)
     {
         folder = System.IO.Path.GetFullPath(folder.TrimEnd('/'));
         var parent = System.IO.Path.GetDirectoryName(folder)!;
@@ -104,12 +125,7 @@ public static class Checkpoint
         Directory.CreateDirectory(temp);
         try
         {
-            var dtype = saveDtype ?? model.DType;
-            var config = model.Config with { TorchDtype = DTypeName(dtype) };
-            WriteWeights(model, temp, dtype, maxShardBytes);
-            File.WriteAllText(System.IO.Path.Combine(temp, ConfigFile), config.ToJson());
-            File.WriteAllText(System.IO.Path.Combine(temp, GenerationConfigFile), GenerationConfigJson(config));
-            if (tokenizerFrom is not null) CopyTokenizer(tokenizerFrom, temp);
+            write(temp);
             Replace(temp, folder);
         }
         catch
@@ -122,43 +138,32 @@ public static class Checkpoint
     static void WriteWeights(CausalLM model, string folder, ScalarType dtype, long maxShardBytes)
     {
         var all = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
-        // Greedy shards in parameter order; a shard holds at least one tensor.
+        // Greedy shards in parameter order, as transformers does: a shard holds at least one tensor, so a tensor larger
+        // than the limit gets a shard of its own.
         var shards = new List<List<(string Name, Tensor Tensor)>> { new() };
         long shardBytes = 0, totalBytes = 0;
         foreach (var (name, p) in all)
         {
-            long bytes = p.NumberOfElements * ElementSize(dtype);
+            long bytes = p.NumberOfElements * TensorBytes.ElementSize(dtype);
             if (shards[^1].Count > 0 && shardBytes + bytes > maxShardBytes) { shards.Add([]); shardBytes = 0; }
             shards[^1].Add((name, p));
             shardBytes += bytes; totalBytes += bytes;
         }
         if (shards.Count == 1)
         {
-            WriteShard(System.IO.Path.Combine(folder, SingleFile), shards[0], dtype);
+            // Each tensor is converted to the save dtype a chunk at a time on its way to the file (no second copy).
+            SafeTensorsWriter.Write(System.IO.Path.Combine(folder, SingleFile), shards[0], dtype);
             return;
         }
         var weightMap = new JsonObject();
         for (int i = 0; i < shards.Count; i++)
         {
             string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-            WriteShard(System.IO.Path.Combine(folder, file), shards[i], dtype);
+            SafeTensorsWriter.Write(System.IO.Path.Combine(folder, file), shards[i], dtype);
             foreach (var (name, _) in shards[i]) weightMap[name] = file;
         }
         var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = totalBytes }, ["weight_map"] = weightMap };
         File.WriteAllText(System.IO.Path.Combine(folder, IndexFile), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    /// <summary>Converts one tensor at a time to the save dtype, so saving adds at most one tensor of memory.</summary>
-    static void WriteShard(string path, List<(string Name, Tensor Tensor)> tensors, ScalarType dtype)
-    {
-        using var noGrad = no_grad();
-        var converted = tensors.Select(t => (t.Name, t.Tensor.dtype == dtype ? t.Tensor : t.Tensor.to(dtype))).ToList();
-        try { SafeTensorsWriter.Write(path, converted); }
-        finally
-        {
-            for (int i = 0; i < converted.Count; i++)
-                if (!ReferenceEquals(converted[i].Item2, tensors[i].Tensor)) converted[i].Item2.Dispose();
-        }
     }
 
     static string GenerationConfigJson(ModelConfig c)
@@ -172,7 +177,7 @@ public static class Checkpoint
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    static void CopyTokenizer(string source, string destination)
+    internal static void CopyTokenizer(string source, string destination)
     {
         if (File.Exists(source))
         {
@@ -214,6 +219,4 @@ public static class Checkpoint
         "float16" or "fp16" or "f16" => ScalarType.Float16,
         _ => throw new StepDpoException($"dtype '{name}' is not supported (float32, bfloat16, float16)"),
     };
-
-    static int ElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
 }

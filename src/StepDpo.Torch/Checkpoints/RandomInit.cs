@@ -6,7 +6,7 @@ namespace StepDpo.Torch.Checkpoints;
 /// <summary>
 /// Deterministic random initialisation, independent of libtorch's generator (so the same seed gives the same weights
 /// on every machine and TorchSharp version): matrices ~ N(0, std²) as HF's initializer_range, norms = 1, biases = 0.
-/// <paramref name="perturbNormsAndBiases"/> also randomises norm weights (1 + N(0, 0.1²)) and biases (N(0, std²)):
+/// With perturbNormsAndBiases it also randomises norm weights (1 + N(0, 0.1²)) and biases (N(0, std²)):
 /// a test checkpoint where a wrong norm or bias formula shows in the logits.
 /// </summary>
 public static class RandomInit

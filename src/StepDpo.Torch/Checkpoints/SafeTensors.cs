@@ -21,6 +21,8 @@ public sealed class SafeTensorsReader : IDisposable
     readonly long dataStart;
     public string Path { get; }
     public IReadOnlyDictionary<string, SafeTensorEntry> Entries { get; }
+    /// <summary>The header's __metadata__ string pairs (empty when absent).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
 
     public SafeTensorsReader(string path)
     {
@@ -49,7 +51,12 @@ public sealed class SafeTensorsReader : IDisposable
         var entries = new Dictionary<string, SafeTensorEntry>();
         foreach (var (name, node) in header)
         {
-            if (name == "__metadata__") continue;
+            if (name == "__metadata__")
+            {
+                Metadata = (node as JsonObject)?.Where(kv => kv.Value is JsonValue)
+                    .ToDictionary(kv => kv.Key, kv => kv.Value!.ToString()) ?? new Dictionary<string, string>();
+                continue;
+            }
             try
             {
                 string dtype = node!["dtype"]!.GetValue<string>();
@@ -71,65 +78,54 @@ public sealed class SafeTensorsReader : IDisposable
     }
 
     /// <summary>Copies tensor <paramref name="name"/> into <paramref name="destination"/> (same shape, any supported
-    /// dtype: conversion is done by torch, so rounding equals PyTorch's).</summary>
+    /// dtype, any device), streamed from the file in bounded chunks: conversion is done by torch, so rounding equals
+    /// PyTorch's, and memory grows by one chunk at most, whatever the tensor's size.</summary>
     public void ReadInto(string name, Tensor destination)
     {
-        var e = Entries[name];
+        var e = Entry(name);
         if (!e.Shape.SequenceEqual(destination.shape))
             throw new StepDpoException($"{Path}: tensor '{name}' has shape [{string.Join(", ", e.Shape)}], the model " +
                 $"expects [{string.Join(", ", destination.shape)}]");
-        var sourceType = SafeTensorTypes.ToScalarType(e.DType, Path, name);
-        using var noGrad = no_grad();
-        if (sourceType == destination.dtype && destination.is_contiguous() && destination.device_type == TorchSharp.DeviceType.CPU)
-        {
-            ReadBytes(e, destination);
-            return;
-        }
-        using var staging = empty(e.Shape, dtype: sourceType);
-        ReadBytes(e, staging);
-        destination.copy_(staging);
+        stream.Position = dataStart + e.Begin;
+        TensorBytes.Read(stream, destination, SafeTensorTypes.ToScalarType(e.DType, Path, name));
     }
 
-    /// <summary>Reads tensor <paramref name="name"/> as a new tensor of its stored dtype.</summary>
+    /// <summary>Reads tensor <paramref name="name"/> as a new CPU tensor of its stored dtype.</summary>
     public Tensor Read(string name)
     {
-        var e = Entries.TryGetValue(name, out var found) ? found
-            : throw new StepDpoException($"{Path}: tensor '{name}' not found");
+        var e = Entry(name);
         var t = empty(e.Shape, dtype: SafeTensorTypes.ToScalarType(e.DType, Path, name));
-        ReadBytes(e, t);
+        try { ReadInto(name, t); }
+        catch { t.Dispose(); throw; }
         return t;
     }
 
-    void ReadBytes(SafeTensorEntry e, Tensor destination)
-    {
-        stream.Position = dataStart + e.Begin;
-        long total = e.End - e.Begin;
-        // bytes is a span over the tensor's own storage; read it in chunks (a span is limited to 2 GB).
-        const int chunk = 1 << 30;
-        for (long done = 0; done < total; done += chunk)
-        {
-            int n = (int)Math.Min(chunk, total - done);
-            var span = destination.bytes.Slice((int)done, n);
-            stream.ReadExactly(span);
-        }
-    }
+    SafeTensorEntry Entry(string name) => Entries.TryGetValue(name, out var found) ? found
+        : throw new StepDpoException($"{Path}: tensor '{name}' not found");
 
     public void Dispose() => stream.Dispose();
 }
 
-/// <summary>Writer: tensors in the given order, header padded with spaces to 8 bytes as the reference library does.</summary>
+/// <summary>Writer: tensors in the given order, header padded with spaces to 8 bytes as the reference library does.
+/// Each tensor is streamed in bounded chunks (any size, any device), converted on the way when a dtype is given.</summary>
 public static class SafeTensorsWriter
 {
-    public static void Write(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors)
+    /// <param name="dtype">the dtype to store every tensor in; null keeps each tensor's own.</param>
+    /// <param name="metadata">extra string pairs for the header's __metadata__ (after "format": "pt").</param>
+    public static void Write(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors, ScalarType? dtype = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+        var meta = new JsonObject { ["format"] = "pt" };
+        foreach (var (k, v) in metadata ?? new Dictionary<string, string>()) meta[k] = v;
+        var header = new JsonObject { ["__metadata__"] = meta };
         long offset = 0;
         foreach (var (name, t) in tensors)
         {
-            long size = t.NumberOfElements * t.ElementSize;
+            var type = dtype ?? t.dtype;
+            long size = t.NumberOfElements * TensorBytes.ElementSize(type);
             header[name] = new JsonObject
             {
-                ["dtype"] = SafeTensorTypes.ToName(t.dtype),
+                ["dtype"] = SafeTensorTypes.ToName(type),
                 ["shape"] = new JsonArray(t.shape.Select(d => (JsonNode?)d).ToArray()),
                 ["data_offsets"] = new JsonArray(offset, offset + size),
             };
@@ -143,11 +139,7 @@ public static class SafeTensorsWriter
         stream.Write(lengthBytes);
         stream.Write(json);
         for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-        foreach (var (_, t) in tensors)
-        {
-            using var cpu = t.detach().cpu().contiguous();
-            stream.Write(cpu.bytes);
-        }
+        foreach (var (_, t) in tensors) TensorBytes.Write(stream, t, dtype ?? t.dtype);
         stream.Flush(flushToDisk: true);
     }
 }

@@ -49,9 +49,9 @@ public static partial class DeviceSpec
     }
 
     /// <summary>Whether the loaded libtorch has CUDA kernels and a GPU to run them on (asked once per process).</summary>
-    public static bool CudaUsable() => cudaUsable.Value;
+    public static bool CudaUsable() => CudaUsableOnce.Value;
 
-    static readonly Lazy<bool> cudaUsable = new(() =>
+    static readonly Lazy<bool> CudaUsableOnce = new(() =>
     {
         // A libtorch that does not load at all has no CUDA either; planning (cache keys) must not fail on that.
         try { return CudaRuntimeLoaded() && cuda.is_available() && cuda.device_count() > 0; }

@@ -1,5 +1,4 @@
 using StepDpo.Text;
-using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Model;
 using static TorchSharp.torch;
 

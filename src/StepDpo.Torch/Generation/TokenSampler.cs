@@ -1,4 +1,3 @@
-using StepDpo.Torch.Checkpoints;
 
 namespace StepDpo.Torch.Generation;
 

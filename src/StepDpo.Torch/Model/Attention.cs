@@ -53,7 +53,7 @@ public sealed class Attention : nn.Module
         }
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
         long s = k.shape[2];
-        var attended = Explicit(s, q.device) ? ExplicitAttention(q, k, v, mask?.dtype == ScalarType.Bool ? Prepare(mask, t, s, heads / kvHeads, kvHeads, q.dtype, q.device) : mask)
+        var attended = Explicit(s, q.device) ? ExplicitAttention(q, k, v, mask?.dtype == ScalarType.Bool ? Bias(mask, t, s, heads / kvHeads, kvHeads, q.dtype, q.device) : mask)
             : mask is not null ? MaskedAttention(q, k, v, mask)
             : s == t ? CausalAttention(q, k, v)
             : MaskedAttention(q, k, v, ones(t, s, dtype: ScalarType.Bool, device: q.device).tril(s - t).expand(b, 1, t, s));
@@ -73,9 +73,9 @@ public sealed class Attention : nn.Module
     /// itself. <paramref name="mask"/>: bool [B, 1, T, S] or null (causal); S = cached + T keys.
     /// </summary>
     public static Tensor? Prepare(Tensor? mask, long t, long s, ModelConfig c, ScalarType dtype, Device device) =>
-        Explicit(s, device) ? Prepare(mask, t, s, c.KvGroups, c.NumKeyValueHeads, dtype, device) : mask;
+        Explicit(s, device) ? Bias(mask, t, s, c.KvGroups, c.NumKeyValueHeads, dtype, device) : mask;
 
-    static Tensor? Prepare(Tensor? mask, long t, long s, int groups, int kvHeads, ScalarType dtype, Device device)
+    static Tensor? Bias(Tensor? mask, long t, long s, int groups, int kvHeads, ScalarType dtype, Device device)
     {
         if (mask is null && t == 1) return null;
         using var scope = NewDisposeScope();

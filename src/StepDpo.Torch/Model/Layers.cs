@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
@@ -10,11 +9,14 @@ namespace StepDpo.Torch.Model;
 // its weights are loaded into it (the checkpoint never exists twice in memory, and never on the wrong device).
 #pragma warning disable IDE1006 // HF naming on purpose, see above
 
-/// <summary>y = x Wᵀ + b, W: [out, in].</summary>
+/// <summary>y = x Wᵀ + b, W: [out, in]; plus s B A x when a LoRA <see cref="Adapter"/> is attached.</summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     public readonly Parameter? bias;
+    /// <summary>Attached by the LoRA trainer after construction, so it is not a registered submodule: the model's
+    /// parameters and checkpoint keys stay the HF ones, and the adapter is saved in PEFT's layout on its own.</summary>
+    public LowRankAdapter? Adapter { get; set; }
 
     public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype, Device? device)
         : this(empty(outFeatures, inFeatures, dtype: dtype, device: device), hasBias ? empty(outFeatures, dtype: dtype, device: device) : null) { }
@@ -27,7 +29,13 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    public override Tensor forward(Tensor x)
+    {
+        if (Adapter is null) return nn.functional.linear(x, weight, bias);
+        using var y = nn.functional.linear(x, weight, bias);
+        using var delta = Adapter.forward(x);
+        return Ops.Add(y, delta);
+    }
 }
 
 /// <summary>Token id to row of the embedding matrix [vocab, hidden].</summary>
@@ -136,8 +144,9 @@ public sealed class FusedProjection : IDisposable
         views = Layers.SelectMany(l => l.bias is null ? new[] { l.weight } : [l.weight, l.bias]).ToArray();
     }
 
-    /// <summary>Without gradients, and while every layer's parameters are still the views of the fused rows.</summary>
-    public bool Usable => !is_grad_enabled() && Layers.SelectMany(l => l.bias is null ? new[] { l.weight } : [l.weight, l.bias])
+    /// <summary>Without gradients, without LoRA adapters, and while every layer's parameters are still the views of the
+    /// fused rows.</summary>
+    public bool Usable => !is_grad_enabled() && Layers.All(l => l.Adapter is null) && Layers.SelectMany(l => l.bias is null ? new[] { l.weight } : [l.weight, l.bias])
         .Zip(views).All(p => ReferenceEquals(p.First, p.Second));
 
     /// <summary>All layers' outputs side by side, [..., Σ out].</summary>

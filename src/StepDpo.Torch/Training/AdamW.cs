@@ -1,3 +1,5 @@
+using System.Globalization;
+using StepDpo.Torch.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,7 +48,11 @@ public sealed class AdamW : IDisposable
         if (slots.Count == 0) return 0;
         var total = zeros(1, ScalarType.Float32, device: slots[0].Parameter.device); // summed where the gradients are
         foreach (var s in slots)
-            if (s.Parameter.grad is Tensor g) total += g.to(ScalarType.Float32).pow(2).sum();
+        {
+            // One tensor's fp32 temporaries at a time: in the outer scope they would pile up to 8 bytes per parameter.
+            using var perTensor = NewDisposeScope();
+            if (s.Parameter.grad is Tensor g) total.add_(g.to(ScalarType.Float32).pow(2).sum());
+        }
         return Math.Sqrt(total.item<float>());
     }
 
@@ -86,65 +92,50 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    const string StateFormat = "stepdpo-adamw/2";
+    static readonly string[] StateNames = ["master", "exp_avg", "exp_avg_sq"];
+
+    /// <summary>
+    /// Writes the whole state as one safetensors file: per parameter NAME the fp32 tensors NAME.master, NAME.exp_avg and
+    /// NAME.exp_avg_sq (PyTorch's names for the moments), the step in the header's metadata. Streamed a chunk at a time,
+    /// so any size saves (a 7B full fine-tune holds 2.2 GB fp32 tensors), and Python's safetensors can open it.
+    /// </summary>
     public void Save(string path)
     {
-        using var w = new BinaryWriter(File.Create(path));
-        w.Write("AdamW/1"); w.Write(StepCount); w.Write(slots.Count);
-        foreach (var s in slots)
-        {
-            w.Write(s.Name);
-            foreach (var t in new[] { s.Master, s.M, s.V }) TensorIO.Write(w, t);
-        }
+        var tensors = slots.SelectMany(s => StateNames.Zip(new[] { s.Master, s.M, s.V }, (kind, t) => ($"{s.Name}.{kind}", t))).ToList();
+        SafeTensorsWriter.Write(path, tensors, ScalarType.Float32,
+            new Dictionary<string, string> { ["stepdpo_format"] = StateFormat, ["step"] = StepCount.ToString(CultureInfo.InvariantCulture) });
     }
 
-    /// <summary>Restores the state saved by <see cref="Save"/> and copies the master weights into the model.</summary>
+    /// <summary>Restores the state saved by <see cref="Save"/> (streamed into the existing tensors) and copies the master
+    /// weights into the model. A file of other parameters or shapes is an error that names the tensor.</summary>
     public void Load(string path)
     {
-        using var r = new BinaryReader(File.OpenRead(path));
-        if (r.ReadString() != "AdamW/1") throw new InvalidDataException($"{path}: not an AdamW state file");
-        StepCount = r.ReadInt32();
-        int n = r.ReadInt32();
-        if (n != slots.Count) throw new InvalidDataException($"{path}: {n} parameters, the model has {slots.Count}");
+        using var reader = new SafeTensorsReader(path);
+        if (reader.Metadata.GetValueOrDefault("stepdpo_format") != StateFormat
+            || !int.TryParse(reader.Metadata.GetValueOrDefault("step"), CultureInfo.InvariantCulture, out int step))
+            throw new InvalidDataException($"{path}: not an AdamW state file ({StateFormat})");
+        var expected = slots.SelectMany(s => StateNames.Select(kind => $"{s.Name}.{kind}")).ToHashSet();
+        if (reader.Entries.Keys.FirstOrDefault(k => !expected.Contains(k)) is { } extra)
+            throw new InvalidDataException($"{path}: tensor '{extra}' belongs to no trainable parameter of this model");
         using var _ = no_grad();
         foreach (var s in slots)
         {
-            string name = r.ReadString();
-            if (name != s.Name) throw new InvalidDataException($"{path}: parameter '{name}' where '{s.Name}' was expected");
-            foreach (var t in new[] { s.Master, s.M, s.V }) TensorIO.ReadInto(r, t, path);
+            foreach (var (kind, t) in StateNames.Zip(new[] { s.Master, s.M, s.V }))
+            {
+                string name = $"{s.Name}.{kind}";
+                if (!reader.Entries.ContainsKey(name)) throw new InvalidDataException($"{path}: tensor '{name}' is missing");
+                try { reader.ReadInto(name, t); }
+                catch (StepDpo.Core.StepDpoException e) { throw new InvalidDataException(e.Message, e); }
+            }
             if (s.OwnsMaster) s.Parameter.copy_(s.Master);
         }
+        StepCount = step;
     }
 
     public void Dispose()
     {
         foreach (var s in slots) { if (s.OwnsMaster) s.Master.Dispose(); s.M.Dispose(); s.V.Dispose(); }
         slots.Clear();
-    }
-}
-
-/// <summary>Raw fp32 tensor bytes with their shape: exact round trips for optimiser state.</summary>
-static class TensorIO
-{
-    public static void Write(BinaryWriter w, Tensor t)
-    {
-        var shape = t.shape;
-        w.Write(shape.Length);
-        foreach (long d in shape) w.Write(d);
-        using var f = t.detach().to(ScalarType.Float32).cpu().contiguous();
-        var bytes = f.bytes;
-        w.Write(bytes.Length);
-        w.Write(bytes);
-    }
-
-    public static void ReadInto(BinaryReader r, Tensor target, string path)
-    {
-        var shape = new long[r.ReadInt32()];
-        for (int i = 0; i < shape.Length; i++) shape[i] = r.ReadInt64();
-        if (!shape.SequenceEqual(target.shape))
-            throw new InvalidDataException($"{path}: shape [{string.Join(",", shape)}] where [{string.Join(",", target.shape)}] was expected");
-        var bytes = r.ReadBytes(r.ReadInt32());
-        using var loaded = torch.zeros(shape, ScalarType.Float32, device: CPU); // read on the host, copied to the state's device
-        loaded.bytes = bytes;
-        target.copy_(loaded);
     }
 }

@@ -46,8 +46,9 @@ public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientC
         var mask = Attention.Prepare(CausalLM.WithSelf(attentionMask, t), t, t, model.Config, model.DType, inputIds.device);
         var (cos, sin) = rotary.CosSin(positionIds, model.DType);
         var hidden = model.model.embed_tokens.forward(inputIds);
-        // Embedding output does not require grad when the embedding is frozen (LoRA); the checkpoint needs an input
-        // that does, so only then is it left as a plain call.
+        // With a frozen embedding (LoRA) its output needs no gradient, but the checkpoint keeps only inputs that do:
+        // asking for one keeps layer 0 checkpointed like the others, for one [B, T, hidden] gradient.
+        if (!hidden.requires_grad) hidden.requires_grad_();
         foreach (var layer in model.model.Layers)
             hidden = mask is null
                 ? ActivationCheckpoint.Apply((h, c) => layer.Forward(h, c[0], c[1], null, null), hidden, cos, sin)

@@ -110,9 +110,11 @@ public sealed class PackedBatch : IDisposable
     /// <summary>Sum of log p(target | context) per group, float32 [G], from the full logits [B, T, V]; differentiable.</summary>
     public Tensor GroupLogProbs(Tensor logits)
     {
-        using var rows = PredictingRows(logits);
-        using var logp = rows.to(ScalarType.Float32).log_softmax(-1);
-        return GroupSums(TargetLogProbs(logp));
+        // Its own scope: a view of the logits left in the caller's scope would keep all [B*T, V] of them alive through
+        // the backward pass (measured: 4 bytes per token per vocabulary entry on top of the peak).
+        using var scope = NewDisposeScope();
+        var logp = PredictingRows(logits).to(ScalarType.Float32).log_softmax(-1);
+        return scope.MoveToOuter(GroupSums(TargetLogProbs(logp)));
     }
 
     /// <summary>log p(target) of each scored token [N] from the log-softmax of its predicting row [N, V].</summary>

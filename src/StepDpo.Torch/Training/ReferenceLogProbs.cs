@@ -24,18 +24,15 @@ public sealed class ReferenceLogps(string key, double[] chosen, double[] rejecte
         [property: JsonPropertyName("chosen_tokens")] int ChosenTokens, [property: JsonPropertyName("rejected_tokens")] int RejectedTokens);
 
     /// <summary>reference_logps.jsonl: a header line {key, count}, then one line per pair. Written to a temporary file
-    /// and renamed, so an interrupted write is never mistaken for a cache hit.</summary>
-    public void Save(string path)
+    /// of this process and renamed, so an interrupted write is never mistaken for a cache hit and two runs that share
+    /// the cache never write into one file.</summary>
+    public void Save(string path) => Core.Artifacts.AtomicFile.Write(path, stream =>
     {
-        string tmp = path + ".tmp";
-        using (var w = new StreamWriter(tmp))
-        {
-            w.WriteLine(JsonSerializer.Serialize(new Header(Key, Count)));
-            for (int i = 0; i < Count; i++)
-                w.WriteLine(JsonSerializer.Serialize(new Row(Chosen[i], Rejected[i], ChosenTokens[i], RejectedTokens[i])));
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
+        using var w = new StreamWriter(stream, leaveOpen: true);
+        w.WriteLine(JsonSerializer.Serialize(new Header(Key, Count)));
+        for (int i = 0; i < Count; i++)
+            w.WriteLine(JsonSerializer.Serialize(new Row(Chosen[i], Rejected[i], ChosenTokens[i], RejectedTokens[i])));
+    });
 
     public static ReferenceLogps Load(string path)
     {

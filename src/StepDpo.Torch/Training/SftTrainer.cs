@@ -66,13 +66,12 @@ public static class SftTrainer
             MetricNames = MetricNames,
             EvalMetricNames = MetricNames,
             SaveModel = saveModel ?? (dir => { model.Module.save(Path.Combine(dir, "model.dat")); return Task.CompletedTask; }),
-            BeforeFinalSave = lora is null ? null : lora.Merge,
-            AfterBackward = lora is null ? null : lora.ProjectGradients,
-            AfterUpdate = lora is null ? null : lora.Refresh,
             OnStep = onStep,
             DataKey = Fingerprint(train),
         };
-        return engine.Run(ct);
+        var result = engine.Run(ct);
+        lora?.Merge(); // the model in memory is the trained one, as with full fine-tuning
+        return result;
     }
 
     /// <summary>First-fit-decreasing packing of examples into rows of at most <paramref name="maxLength"/> tokens; an

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using StepDpo.Core;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace StepDpo.Torch.Training;
@@ -27,8 +26,10 @@ public static class StepDpoTrainer
     /// model (final/) under <paramref name="outputDir"/>; resumes from the last checkpoint there. <paramref name="refs"/>
     /// are the start model's log-probs in pair order; null computes them with the policy itself before the first step
     /// (the policy is the start model then), so no second model is ever loaded. <paramref name="saveModel"/> writes the
-    /// policy into a directory (the stage binds the HF checkpoint writer; default: TorchSharp state dict model.dat).
-    /// With bfloat16 the policy is converted to bf16 weights and trained with fp32 master weights.
+    /// policy into a directory (the stage binds the HF checkpoint writer, or with LoRA the PEFT adapter writer; default:
+    /// TorchSharp state dict model.dat). With bfloat16 the policy is converted to bf16 weights and trained with fp32
+    /// master weights. With LoRA only the adapters train, checkpoints and final/ hold what the writer saves of them, and
+    /// at the end the adapters are merged into the policy in memory.
     /// </summary>
     public static TrainResult Train(ICausalLM policy, IReadOnlyList<TokenizedPair> pairs, ReferenceLogps? refs, TrainOptions opts,
         string outputDir, Action<StepMetrics>? onStep = null, CancellationToken ct = default, Func<string, Task>? saveModel = null)
@@ -109,13 +110,12 @@ public static class StepDpoTrainer
             MetricNames = MetricNames,
             EvalMetricNames = MetricNames,
             SaveModel = saveModel ?? (dir => { policy.Module.save(Path.Combine(dir, "model.dat")); return Task.CompletedTask; }),
-            BeforeFinalSave = lora is null ? null : lora.Merge,
-            AfterBackward = lora is null ? null : lora.ProjectGradients,
-            AfterUpdate = lora is null ? null : lora.Refresh,
             OnStep = onStep,
             DataKey = refs.Key + ":" + Fingerprint(train),
         };
-        return engine.Run(ct);
+        var result = engine.Run(ct);
+        lora?.Merge(); // the model in memory is the trained one, as with full fine-tuning
+        return result;
 
         IReadOnlyDictionary<string, double> Evaluate(int[] idx)
         {
@@ -168,8 +168,7 @@ public static class StepDpoTrainer
         foreach (var (name, p) in model.Module.named_parameters())
         {
             sha.AppendData(Encoding.UTF8.GetBytes(name + ":" + p.dtype + ":"));
-            using var c = p.detach().cpu().contiguous();
-            sha.AppendData(c.bytes);
+            Checkpoints.TensorBytes.ForEachChunk(p, p.dtype, bytes => sha.AppendData(bytes));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }

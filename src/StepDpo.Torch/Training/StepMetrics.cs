@@ -25,15 +25,26 @@ public sealed class MetricsLog
     public const string CsvName = "metrics.csv";
     readonly string jsonl, csv;
     readonly string[] columns;
+    readonly List<Dictionary<string, double>> kept;
 
     public MetricsLog(string directory, IEnumerable<string> trainNames, IEnumerable<string> evalNames, int resumeStep)
     {
         jsonl = Path.Combine(directory, JsonlName);
         csv = Path.Combine(directory, CsvName);
         columns = ["step", "epoch", .. trainNames, .. evalNames];
-        var kept = resumeStep > 0 ? ReadJsonl(jsonl).Where(r => (int)r["step"] <= resumeStep).ToList() : [];
+        kept = resumeStep > 0 ? ReadJsonl(jsonl).Where(r => (int)r["step"] <= resumeStep).ToList() : [];
         File.WriteAllLines(jsonl, kept.Select(r => JsonSerializer.Serialize(r)));
         File.WriteAllLines(csv, [string.Join(",", columns), .. kept.Select(CsvRow)]);
+    }
+
+    /// <summary>The last training (or evaluation) row kept from before a resume, as the step that logged it: a run
+    /// resumed after its last step reports the same final metrics as one that never stopped.</summary>
+    public StepMetrics? LastKept(bool eval, int totalSteps)
+    {
+        var row = kept.LastOrDefault(r => r.Keys.Any(k => k.StartsWith("eval_")) == eval);
+        if (row is null) return null;
+        var values = row.Where(kv => kv.Key is not ("step" or "epoch")).ToDictionary(kv => kv.Key, kv => kv.Value);
+        return new StepMetrics((int)row["step"], totalSteps, row["epoch"], values, TimeSpan.Zero, TimeSpan.Zero, eval);
     }
 
     public void Append(StepMetrics m)

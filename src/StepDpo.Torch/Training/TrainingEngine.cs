@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using StepDpo.Core;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -48,12 +47,6 @@ public sealed class TrainingEngine
     public IReadOnlyList<string> EvalMetricNames { get; init; } = [];
     /// <summary>Writes the model (Hugging Face checkpoint when bound by the stage) into a directory.</summary>
     public required Func<string, Task> SaveModel { get; init; }
-    /// <summary>Runs after the last step, before the final model is written (LoRA merges its adapters here).</summary>
-    public Action? BeforeFinalSave { get; init; }
-    /// <summary>Runs after the step's backward passes, before the gradient norm (LoRA projects its gradients here).</summary>
-    public Action? AfterBackward { get; init; }
-    /// <summary>Runs after each optimiser step and after a resume (LoRA rebuilds the adapted weights here).</summary>
-    public Action? AfterUpdate { get; init; }
     public Action<StepMetrics>? OnStep { get; init; }
     /// <summary>Identity of the training data; a checkpoint of other data is not resumed.</summary>
     public required string DataKey { get; init; }
@@ -72,12 +65,11 @@ public sealed class TrainingEngine
 
         random.manual_seed(Options.Seed);
         var (startStep, resumedFrom) = Resume(optimizer);
-        if (startStep > 0) AfterUpdate?.Invoke();
         var log = new MetricsLog(OutputDirectory, [.. MetricNames, .. EngineMetricNames], EvalMetricNames.Select(n => "eval_" + n), startStep);
         if (Model is IGradientCheckpointable gc) gc.GradientCheckpointing = Options.GradientCheckpointing;
 
         var clock = Stopwatch.StartNew();
-        StepMetrics? last = null, lastEval = null;
+        StepMetrics? last = log.LastKept(eval: false, total), lastEval = log.LastKept(eval: true, total);
         List<int[]>? plan = null;
         int planEpoch = -1;
         string? lastCheckpoint = resumedFrom;
@@ -107,7 +99,6 @@ public sealed class TrainingEngine
                     loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
                     foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
                 }
-                AfterBackward?.Invoke();
                 if (!double.IsFinite(loss)) Diverged("loss", loss, step, epochProgress, lastCheckpoint);
                 gradNorm = optimizer.GradNorm();
                 if (!double.IsFinite(gradNorm)) Diverged("gradient norm", gradNorm, step, epochProgress, lastCheckpoint);
@@ -115,7 +106,6 @@ public sealed class TrainingEngine
                 lr = schedule.At(step);
                 optimizer.Step(lr);
                 optimizer.ZeroGrad();
-                AfterUpdate?.Invoke();
             }
             stepClock.Stop();
 
@@ -141,7 +131,6 @@ public sealed class TrainingEngine
                 lastCheckpoint = SaveCheckpoint(step + 1, optimizer);
         }
 
-        BeforeFinalSave?.Invoke();
         string final = Path.Combine(OutputDirectory, "final");
         WriteAtomically(final, dir => SaveModel(dir).GetAwaiter().GetResult());
         return new TrainResult(final, total, last, lastEval);
@@ -181,7 +170,7 @@ public sealed class TrainingEngine
     // ---- checkpoints -------------------------------------------------------------------------------------------
 
     const string StateFile = "trainer_state.json";
-    const string OptimizerFile = "optimizer.bin";
+    const string OptimizerFile = "optimizer.safetensors";
 
     sealed record TrainerState(int Step, int Seed, string DataKey, string TrajectoryKey, string RngState);
 
@@ -199,8 +188,28 @@ public sealed class TrainingEngine
             var state = new TrainerState(step, Options.Seed, DataKey, TrajectoryKey, Convert.ToBase64String(rng.bytes.ToArray()));
             File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
         });
-        foreach (var old in Checkpoints().SkipLast(Options.SaveTotalLimit)) Directory.Delete(old.Dir, recursive: true);
+        foreach (var old in Checkpoints().SkipLast(Options.SaveTotalLimit)) Discard(old.Dir);
+        SweepIncomplete();
         return dir;
+    }
+
+    /// <summary>Deletes a checkpoint so that a kill midway never leaves a half-deleted folder that still looks like one:
+    /// it is renamed first (one step), then deleted.</summary>
+    static void Discard(string dir)
+    {
+        string trash = dir + ".deleting";
+        Directory.Move(dir, trash);
+        Directory.Delete(trash, recursive: true);
+    }
+
+    /// <summary>Removes what a killed run left under checkpoint-*: a folder being written (.tmp), being deleted
+    /// (.deleting), or without its trainer state. Found by the kill tests: a run killed while deleting an old checkpoint
+    /// left part of it, which no later run recognised as a checkpoint nor removed.</summary>
+    void SweepIncomplete()
+    {
+        var complete = Checkpoints().Select(c => c.Dir).ToHashSet();
+        foreach (var dir in Directory.EnumerateDirectories(OutputDirectory, "checkpoint-*").Where(d => !complete.Contains(d)).ToList())
+            Directory.Delete(dir, recursive: true);
     }
 
     /// <summary>Writes into dir.tmp, then renames, so a kill mid-write never leaves a half checkpoint that looks whole.</summary>
@@ -222,6 +231,7 @@ public sealed class TrainingEngine
 
     (int Step, string? Dir) Resume(AdamW optimizer)
     {
+        if (Directory.Exists(OutputDirectory)) SweepIncomplete();
         if (!Checkpoints().Any()) return (0, null);
         var (step, dir) = Checkpoints().Last();
         string statePath = Path.Combine(dir, StateFile);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Generation;
 using StepDpo.Torch.Model;
 using StepDpo.Torch.Training;

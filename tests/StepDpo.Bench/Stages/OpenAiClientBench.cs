@@ -10,10 +10,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StepDpo.Stages.Backends;
 using StepDpo.Stages.Records;
+using StepDpo.Stages.Sampling;
 
 namespace StepDpo.Bench.Stages;
 
-/// <summary>Overhead of the sampling path itself (HTTP client, retries, JSONL store, runner) against an instant
+/// <summary>Overhead of the sampling path itself (HTTP client, retries, JSONL store, remote sampler) against an instant
 /// loopback completions server that fails 5% of the calls with HTTP 500 and 2% by dropping the connection:
 /// what is left once the model costs nothing.</summary>
 public static class OpenAiClientBench
@@ -44,28 +45,30 @@ public static class OpenAiClientBench
         var dir = Directory.CreateTempSubdirectory("stepdpo-bench-");
         try
         {
-            foreach (var (perRequest, label) in new[] { (0, "one request per problem (n=4)"), (1, "one request per sample") })
+            // The stages' path: a RemoteSampler asks for each prompt's n samples in one request, 16 in flight, and
+            // every chunk of answers is appended to the record store.
+            using var sampler = new RemoteSampler(new OpenAiCompletionsBackend(new OpenAiOptions
             {
-                using var backend = new OpenAiCompletionsBackend(new OpenAiOptions
-                {
-                    BaseUrl = baseUrl, Model = "bench", MaxConcurrency = 16, RequestTimeout = TimeSpan.FromSeconds(10),
-                    InitialBackoff = TimeSpan.FromMilliseconds(2), MaxBackoff = TimeSpan.FromMilliseconds(20), JitterSeed = 1,
-                });
-                var path = Path.Combine(dir.FullName, $"samples-{perRequest}.jsonl");
-                using var store = JsonlRecordStore<Row>.Open(path, r => r.Key);
-                var runner = new SampleRunner<Row>(backend, store, (p, i, c) => new Row(SampleKey.Of(p.Id, i), c.Text, c.FinishReason));
-                var pool = Enumerable.Range(0, problems).Select(i => new SampleProblem($"q{i}", $"Problem {i}: 2 + 2 = ?\nStep 1: ")).ToArray();
-                var clock = Stopwatch.StartNew();
-                var summary = await runner.RunAsync(pool, new SamplingPlan(n, 0.8, 0.95, 256, [], 42, Concurrency: 16, SamplesPerRequest: perRequest),
-                    null, CancellationToken.None);
-                var seconds = clock.Elapsed.TotalSeconds;
-                Console.WriteLine($"{label}: {summary.SamplesWritten} samples in {seconds:0.00} s = {summary.SamplesWritten / seconds:0} samples/s, " +
-                    $"{backend.Stats.Attempts / seconds:0} HTTP attempts/s; {backend.Stats}; file {new FileInfo(path).Length / 1024} KiB");
+                BaseUrl = baseUrl, Model = "bench", MaxConcurrency = 16, RequestTimeout = TimeSpan.FromSeconds(10),
+                InitialBackoff = TimeSpan.FromMilliseconds(2), MaxBackoff = TimeSpan.FromMilliseconds(20), JitterSeed = 1,
+            }), concurrency: 16);
+            var path = Path.Combine(dir.FullName, "samples.jsonl");
+            using var store = JsonlRecordStore<Row>.Open(path, r => r.Key);
+            var pool = Enumerable.Range(0, problems).Select(i => new SamplePrompt($"q{i}", $"Problem {i}: 2 + 2 = ?\nStep 1: ")).ToArray();
+            var p = new SampleParams(n, 0.8, 0.95, 256, [], 42);
+            var clock = Stopwatch.StartNew();
+            foreach (var chunk in pool.Chunk(sampler.PreferredChunk))
+            {
+                var outputs = await sampler.SampleAsync(chunk, p, null, CancellationToken.None);
+                store.AppendBatch(chunk.SelectMany((q, i) => outputs[i].Select((text, j) => new Row(SampleKey.Of(q.Id, j), text))).ToList());
             }
+            var seconds = clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"one request per problem (n={n}): {store.Count} samples in {seconds:0.00} s = {store.Count / seconds:0} samples/s; " +
+                $"file {new FileInfo(path).Length / 1024} KiB");
         }
         finally { dir.Delete(recursive: true); }
         return 0;
     }
 
-    sealed record Row(string Key, string Text, string FinishReason);
+    sealed record Row(string Key, string Text);
 }

@@ -1,6 +1,5 @@
 using System.Text;
 using StepDpo.Core;
-using StepDpo.Data;
 using StepDpo.Data.Hub;
 using StepDpo.Tests.Hub;
 

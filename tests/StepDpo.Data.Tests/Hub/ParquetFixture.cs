@@ -4,7 +4,7 @@ using Parquet.Schema;
 namespace StepDpo.Tests.Hub;
 
 /// <summary>Writes a parquet file as the Hub serves data sets: string columns (and an optional int64 column), in row
-/// groups of <paramref name="rowsPerGroup"/> rows.</summary>
+/// groups of rowsPerGroup rows.</summary>
 public static class ParquetFixture
 {
     public static async Task<byte[]> WriteAsync(IReadOnlyList<IReadOnlyDictionary<string, string>> rows, string[] columns, int rowsPerGroup = 2, string? indexColumn = null)

@@ -55,7 +55,7 @@ public class CacheKeyTests
         var ws = Write(dir, "keys", Tiny);
         var before = Keys(ws);
         var after = Keys(ws, "description=what report.md shows");
-        foreach (var stage in StageCatalog.Order)
+        foreach (var stage in StageCatalog.Names)
             if (stage == "report") Assert.NotEqual(before[stage], after[stage]);
             else Assert.Equal(before[stage], after[stage]);
     }

@@ -95,7 +95,7 @@ public class ExactCheckerEvaluationTests
             SampleRecord.From(problem, 3, Solution(p, null, rightAnswer: true), "stepdpo"),
         };
         VerifiedRecord Judged(SampleRecord s, int? step, string outcome, int calls) =>
-            new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, step, "judge", outcome, JudgeCalls: calls);
+            new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, step, "judge", outcome, Judge: new JudgeCost(calls, 0, 0, 0));
         var records = new[]
         {
             Judged(samples[0], 1, "located", 1),      // exact
@@ -103,7 +103,7 @@ public class ExactCheckerEvaluationTests
             Judged(samples[2], null, "unparseable", 3),  // no verdict after 3 calls
         }.ToDictionary(r => r.Id);
         var s = ExactCheckerEvaluation.FromRecords("judge", "judge calls", samples, records,
-            x => SyntheticWorld.FirstWrongStep(p, x.Steps), r => r.JudgeCalls ?? 0);
+            x => SyntheticWorld.FirstWrongStep(p, x.Steps), r => r.Judge?.Requests ?? 0);
         Assert.Equal((3, 1, 2, 1, 1, 1), (s.Errors, s.Exact, s.Missed, s.Abstained, s.Correct, s.Cleared));
         Assert.Equal((5.0, 5.0), (s.Cost, s.CostPerExact!.Value));
     }

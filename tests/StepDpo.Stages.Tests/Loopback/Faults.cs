@@ -9,6 +9,8 @@ public enum FaultKind
     Http429,
     /// <summary>HTTP 400: a request the client must not retry.</summary>
     Http400,
+    /// <summary>HTTP 401 whose message quotes the bearer token it refused (OpenAI quotes part of it).</summary>
+    Http401QuotingKey,
     /// <summary>Answer only after <see cref="Fault.Delay"/>, past the client's timeout.</summary>
     Slow,
     /// <summary>Abort the connection before any response.</summary>

@@ -28,13 +28,15 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
     readonly Responder responder;
     // Ends held (Slow) requests when the server is disposed, so shutdown never waits for them.
     readonly CancellationTokenSource stopping = new();
-    int calls, inFlight, maxInFlight, choicesServed;
+    int calls, inFlight, maxInFlight, choicesServed, refusedCompletions;
 
     public Uri BaseUrl { get; private set; } = null!;
     /// <summary>Requests answered with 200 and a well-formed body, in arrival order.</summary>
     public ConcurrentQueue<ScriptedRequest> Served { get; } = new();
     public int Calls => Volatile.Read(ref calls);
     public int MaxInFlight => Volatile.Read(ref maxInFlight);
+    /// <summary>Requests to /v1/completions a chat-only server turned away.</summary>
+    public int RefusedCompletions => Volatile.Read(ref refusedCompletions);
 
     /// <summary>Waits until no request is being handled, so counts read afterwards are final for what came before.</summary>
     public async Task QuiesceAsync()
@@ -56,14 +58,23 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
     /// <summary>The default responder: deterministic text naming prompt, seed and index.</summary>
     public static string Echo(ScriptedRequest r, int index) => $"{r.Prompt} | seed={r.Seed} | #{index}";
 
-    public static async Task<LoopbackCompletionsServer> StartAsync(FaultSchedule? faults = null, Responder? responder = null)
+    /// <param name="chatOnly">serve only /v1/chat/completions and answer 404 on /v1/completions, as OpenAI does for GPT-4o</param>
+    public static async Task<LoopbackCompletionsServer> StartAsync(FaultSchedule? faults = null, Responder? responder = null, bool chatOnly = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
         var server = new LoopbackCompletionsServer(app, faults ?? FaultSchedules.Never, responder ?? Echo);
-        app.MapPost("/v1/completions", ctx => server.HandleAsync(ctx, chat: false));
+        if (chatOnly)
+        {
+            app.MapPost("/v1/completions", ctx =>
+            {
+                Interlocked.Increment(ref server.refusedCompletions);
+                return Error(ctx, 404, "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?");
+            });
+        }
+        else app.MapPost("/v1/completions", ctx => server.HandleAsync(ctx, chat: false));
         app.MapPost("/v1/chat/completions", ctx => server.HandleAsync(ctx, chat: true));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -87,6 +98,8 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
                     await Error(ctx, 500, "the engine died"); return;
                 case FaultKind.Http400:
                     await Error(ctx, 400, "max_tokens is too large"); return;
+                case FaultKind.Http401QuotingKey:
+                    await Error(ctx, 401, $"Incorrect API key provided: {request.Authorization?.Replace("Bearer ", "")}"); return;
                 case FaultKind.Http429:
                     ctx.Response.Headers["retry-after-ms"] = fault.RetryAfterMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     await Error(ctx, 429, "rate limited"); return;
@@ -100,9 +113,11 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
             }
             var choices = new JsonArray();
             var count = fault.Kind == FaultKind.MissingChoice ? request.N - 1 : request.N;
+            long completionTokens = 0;
             for (var i = count - 1; i >= 0; i--)
             {
                 var text = responder(request, i);
+                completionTokens += text.Length;
                 choices.Add(chat
                     ? new JsonObject { ["index"] = i, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text }, ["finish_reason"] = "stop" }
                     : new JsonObject { ["index"] = i, ["text"] = text, ["logprobs"] = null, ["finish_reason"] = "stop", ["stop_reason"] = null });
@@ -111,6 +126,8 @@ public sealed class LoopbackCompletionsServer : IAsyncDisposable
             {
                 ["id"] = $"cmpl-{call}", ["object"] = chat ? "chat.completion" : "text_completion", ["created"] = 0,
                 ["model"] = body["model"]?.GetValue<string>(), ["choices"] = choices,
+                // One "token" per character, so tests can predict the usage.
+                ["usage"] = new JsonObject { ["prompt_tokens"] = request.Prompt.Length, ["completion_tokens"] = completionTokens },
             }.ToJsonString();
             ctx.Response.ContentType = "application/json";
             if (fault.Kind == FaultKind.MalformedJson) { await ctx.Response.WriteAsync(json[..(json.Length / 2)]); return; }

@@ -54,3 +54,10 @@ public class ResumableWorkTests
         Assert.Equal(16, judge.Stats.Calls - calls);
     }
 }
+
+/// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, too late for asserts).</summary>
+public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    readonly Lock gate = new();
+    public void Report(T value) { lock (gate) report(value); }
+}

@@ -1,5 +1,4 @@
 using SkiaSharp;
-using StepDpo.Stages.Evaluation;
 using StepDpo.Stages.Report;
 using StepDpo.Stages.Tests.Evaluation;
 

@@ -16,14 +16,16 @@ public class CompletionsServerTests
         {
             lock (Seen) Seen.Add(r);
             IReadOnlyList<Completion> result = Enumerable.Range(0, r.N)
-                .Select(i => new Completion($"{r.Prompt}->{i}@{r.Seed}", i % 2 == 0 ? "stop" : "length", [-0.5 * i, -1]))
+                .Select(i => new Completion($"{r.Prompt}->{i}@{r.Seed}", i % 2 == 0 ? "stop" : "length", [-0.5 * i, -1],
+                    new TokenUsage(i == 0 ? r.Prompt.Length : 0, 2)))
                 .ToArray();
             return Task.FromResult(result);
         }
     }
 
-    static Task<CompletionsServer> Start(ICompletionBackend model) =>
-        CompletionsServer.StartAsync(model, new ServeOptions("local-policy", MaxN: 8), IPAddress.Loopback, 0, CancellationToken.None);
+    static Task<CompletionsServer> Start(ICompletionBackend model, string? apiKey = null) =>
+        CompletionsServer.StartAsync(model, new ServeOptions("local-policy", MaxN: 8, Root: "/models/policy", MaxModelLen: 512, ApiKey: apiKey),
+            IPAddress.Loopback, 0, CancellationToken.None);
 
     [Fact]
     public async Task The_pipelines_own_client_samples_through_it()
@@ -103,5 +105,70 @@ public class CompletionsServerTests
         using var http = new HttpClient();
         var models = JsonNode.Parse(await http.GetStringAsync(new Uri(server.BaseUrl, "v1/models")))!;
         Assert.Equal("local-policy", models["data"]![0]!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Chat_renders_the_messages_and_answers_in_the_chat_shape_with_usage()
+    {
+        var model = new EchoModel();
+        await using var server = await Start(model);
+        using var client = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl) with { Model = "local-policy", Api = OpenAiApi.Chat });
+
+        var completions = await client.CompleteAsync(new CompletionRequest("Judge this.", 2, 0, 1, 64, [], 3), CancellationToken.None);
+
+        // No chat template given: the plain form, the content and a newline.
+        Assert.Equal(["Judge this.\n->0@3", "Judge this.\n->1@3"], completions.Select(c => c.Text));
+        Assert.Equal(new TokenUsage("Judge this.\n".Length, 4), completions[0].Usage);
+        Assert.Null(completions[1].Usage);
+        Assert.Equal(("Judge this.\n".Length, 4L), (client.Stats.PromptTokens, client.Stats.CompletionTokens));
+        Assert.Equal(64, model.Seen[0].MaxTokens);
+    }
+
+    [Fact]
+    public async Task An_api_key_is_required_on_every_v1_route_as_vllm_does()
+    {
+        await using var server = await Start(new EchoModel(), apiKey: "secret-key");
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri(server.BaseUrl, "v1/models"))).StatusCode);
+        var post = await http.PostAsync(new Uri(server.BaseUrl, "v1/completions"), new StringContent("""{"prompt":"a"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Unauthorized, post.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(server.BaseUrl, "health"))).StatusCode);
+
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseUrl, "v1/models"));
+        wrong.Headers.Authorization = new("Bearer", "secret-kez");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+
+        string variable = "STEPDPO_TEST_SERVE_KEY_" + Guid.NewGuid().ToString("N")[..8];
+        Environment.SetEnvironmentVariable(variable, "secret-key");
+        using var client = new OpenAiCompletionsBackend(SamplingFixture.Options(server.BaseUrl) with { Model = "local-policy", ApiKeyEnvironmentVariable = variable });
+        Assert.Single(await client.CompleteAsync(new CompletionRequest("a", 1, 0, 1, 8, [], null), CancellationToken.None));
+        var cards = await ServedModels.ListAsync(server.BaseUrl, variable, CancellationToken.None);
+        Assert.Equal(("local-policy", "/models/policy"), (cards[0].Id, cards[0].Root));
+        Environment.SetEnvironmentVariable(variable, null);
+    }
+
+    [Fact]
+    public async Task Two_names_of_one_model_are_recognised_by_their_root()
+    {
+        await using var a = await Start(new EchoModel());
+        var card = await ServedModels.FindAsync(a.BaseUrl.AbsoluteUri, "local-policy", null, CancellationToken.None);
+        Assert.True(card.SameModelAs(card with { Id = "alias", Server = new Uri("http://127.0.0.1:1") }));
+        Assert.False(card.SameModelAs(card with { Id = "trained", Root = "/models/trained" }));
+        var missing = await Assert.ThrowsAsync<StepDpo.Core.StepDpoException>(() =>
+            ServedModels.FindAsync(a.BaseUrl.AbsoluteUri, "trained", null, CancellationToken.None));
+        Assert.Contains("does not serve 'trained' (it serves: local-policy)", missing.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"messages":[]}""", "messages")]
+    [InlineData("""{"messages":[{"content":"x"}]}""", "messages")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"logprobs":true}""", "logprobs")]
+    public async Task Bad_chat_requests_name_the_parameter(string json, string param)
+    {
+        await using var server = await Start(new EchoModel());
+        using var http = new HttpClient();
+        using var response = await http.PostAsync(new Uri(server.BaseUrl, "v1/chat/completions"), new StringContent(json, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(param, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["param"]!.GetValue<string>());
     }
 }

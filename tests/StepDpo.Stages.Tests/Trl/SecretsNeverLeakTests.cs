@@ -1,7 +1,6 @@
 using StepDpo.Core;
 using StepDpo.Core.Graph;
 using StepDpo.Core.Manifests;
-using StepDpo.Data;
 using StepDpo.Tests.Hub;
 
 namespace StepDpo.Stages.Tests.Trl;

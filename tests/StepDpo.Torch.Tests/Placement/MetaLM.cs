@@ -1,5 +1,4 @@
 using StepDpo.Torch.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 

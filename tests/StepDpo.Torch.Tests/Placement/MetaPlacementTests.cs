@@ -126,13 +126,10 @@ public class MetaPlacementTests
         var pairs = TestPairs.Random(4, prefix: 6, step: 3, vocab: 64);
         var refs = new ReferenceLogps("k", [-3, -4, -5, -6], [-3.5, -4.5, -5.5, -6.5], [3, 4, 3, 4], [4, 3, 4, 3]);
         StoppedAtHostRead(Assert.ThrowsAny<Exception>(() => StepDpoTrainer.Train(model, pairs, refs, Options(lora: lora), dir.Path)));
-        // ...and the adapter bookkeeping that runs after backward.
+        // ...and the adapters themselves: drawn on the host, then moved to the weights' device.
         using var adapters = new LoraAdapters(model, lora, seed: 1);
-        foreach (var (name, p) in model.named_parameters().Where(p => p.name.EndsWith("proj.weight", StringComparison.Ordinal)))
-            p.grad = randn(p.shape, device: Meta);
-        adapters.ProjectGradients();
-        adapters.Refresh();
-        Assert.All(adapters.Parameters, a => { OnMeta(a.Parameter, a.Name); OnMeta(a.Parameter.grad, $"gradient of {a.Name}"); });
+        Assert.NotEqual(0, adapters.Count);
+        Assert.All(adapters.Parameters, a => OnMeta(a.Parameter, a.Name));
     }
 
     [Fact]

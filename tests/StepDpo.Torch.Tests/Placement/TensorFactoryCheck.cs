@@ -30,6 +30,7 @@ public static class TensorFactoryCheck
         // File I/O: staging buffers and tensors read from disk are host memory by definition; Checkpoint.Load copies
         // them into the model, which was built on the run's device.
         ["Checkpoints/SafeTensors.cs"] = "safetensors file I/O stages through host memory",
+        ["Checkpoints/TensorBytes.cs"] = "chunked file I/O: every span it reads or writes is a host slice (the tensor itself when it is on the host, else a host staging buffer)",
     };
 
     /// <summary>Single expressions exempt, as "file: expression text", with the reason.</summary>

@@ -101,7 +101,7 @@ public class LossFamilyTrainingTests
     {
         using var dir = new TempDir();
         var opts = Short("sigmoid") with { Loss = ["sigmoid", "sft", "discopop"], LossWeights = [1.0, 0.5, 0.25], DiscopopTau = 0.1 };
-        TrlExport.Write(dir.Path, [new("What is 2+3?", "Let's think step by step.\nStep 1:", " 2+3=5.", " 2+3=6.")], r => r.Prompt + r.InitialReasonSteps,
+        TrlExport.Write(dir.Path, [new PreferencePair("What is 2+3?Let's think step by step.\nStep 1:", " 2+3=5.", " 2+3=6.")],
             opts, "m", TrlDialect.Current, new TrlJob(1));
         var config = File.ReadAllText(Path.Combine(dir.Path, "dpo_config.yaml"));
         Assert.Contains("loss_type: [\"sigmoid\", \"sft\", \"discopop\"]\n", config);

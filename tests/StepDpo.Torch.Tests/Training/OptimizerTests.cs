@@ -46,12 +46,43 @@ public class OptimizerTests
         Assert.InRange(moved, 0.99f - 0.004f, 0.99f + 0.004f);
 
         using var dir = new TempDir();
-        opt.Save(dir.Sub("opt.bin"));
+        opt.Save(dir.Sub("opt.safetensors"));
         var q = new Parameter(ones(1, 1, ScalarType.BFloat16));
         var restored = new AdamW([("p", q)]);
-        restored.Load(dir.Sub("opt.bin"));
+        restored.Load(dir.Sub("opt.safetensors"));
         Assert.Equal(100, restored.StepCount);
         Assert.Equal(moved, q.to(ScalarType.Float32).item<float>());
+    }
+
+    [Fact]
+    public void The_state_file_is_safetensors_with_pytorchs_moment_names_and_refuses_another_models_state()
+    {
+        var w = new Parameter(ones(3, 2, ScalarType.BFloat16));
+        var b = new Parameter(zeros(3));
+        var opt = new AdamW([("w", w), ("b", b)]);
+        w.grad = ones(3, 2, ScalarType.BFloat16);
+        b.grad = ones(3);
+        opt.Step(1e-2);
+        using var dir = new TempDir();
+        string path = dir.Sub("opt.safetensors");
+        opt.Save(path);
+        using (var reader = new StepDpo.Torch.Checkpoints.SafeTensorsReader(path))
+        {
+            Assert.Equal(["b.exp_avg", "b.exp_avg_sq", "b.master", "w.exp_avg", "w.exp_avg_sq", "w.master"], reader.Entries.Keys.Order());
+            Assert.All(reader.Entries.Values, e => Assert.Equal("F32", e.DType));
+            Assert.Equal("1", reader.Metadata["step"]);
+            using var m = reader.Read("w.exp_avg");
+            Assert.Equal(0.1f, m[0, 0].item<float>(), 6); // (1 - beta1) * g
+        }
+
+        var other = new AdamW([("w", new Parameter(ones(3, 2, ScalarType.BFloat16)))]);
+        var e = Assert.Throws<InvalidDataException>(() => other.Load(path));
+        Assert.Matches("tensor 'b[.][a-z_]+' belongs to no trainable parameter", e.Message);
+        var reshaped = new AdamW([("w", new Parameter(ones(2, 3, ScalarType.BFloat16))), ("b", new Parameter(zeros(3)))]);
+        e = Assert.Throws<InvalidDataException>(() => reshaped.Load(path));
+        Assert.Contains("'w.master'", e.Message);
+        File.WriteAllBytes(dir.Sub("junk"), new byte[16]);
+        Assert.ThrowsAny<Exception>(() => other.Load(dir.Sub("junk")));
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using StepDpo.Torch;
 using StepDpo.Torch.Training;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using StepDpo.Core;
 
@@ -33,19 +32,7 @@ static class JsonLines
         row.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()!
             : throw new StepDpoException($"{path}:{line}: key '{key}': expected a string");
 
-    public static void Write(string path, IEnumerable<string> lines)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        string partial = path + ".partial";
-        try
-        {
-            using (var output = new StreamWriter(partial, append: false, new UTF8Encoding(false)) { NewLine = "\n" })
-                foreach (var line in lines) output.WriteLine(line);
-            File.Move(partial, path, overwrite: true);
-        }
-        finally { if (File.Exists(partial)) File.Delete(partial); }
-    }
+    public static void Write(string path, IEnumerable<string> lines) => Core.Artifacts.AtomicFile.WriteLines(path, lines);
 
     public static readonly JsonSerializerOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
-using StepDpo.Core;
 using StepDpo.Torch.Checkpoints;
 using StepDpo.Torch.Model;
 

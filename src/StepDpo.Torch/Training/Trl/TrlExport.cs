@@ -1,10 +1,8 @@
 using System.Text.Json;
 using StepDpo.Core;
+using StepDpo.Core.Artifacts;
 
 namespace StepDpo.Torch.Training.Trl;
-
-/// <summary>A pair in the public Step-DPO data format (xinlai/Math-Step-DPO-10K field names).</summary>
-public sealed record StepDpoRecord(string Prompt, string InitialReasonSteps, string Chosen, string Rejected);
 
 /// <summary>Where the job runs: GPUs over all nodes, the nodes, this node's rank, the rank-0 node's address, and the
 /// DeepSpeed ZeRO-3 CPU offload (none, optimizer, or all = optimizer states and parameters).</summary>
@@ -16,8 +14,8 @@ public sealed record TrlLaunch(string Directory, string Command, IReadOnlyList<s
 
 /// <summary>
 /// `train.backend: trl`: the same run as a TRL DPOTrainer job on GPUs (accelerate + DeepSpeed ZeRO-3), from the same
-/// options, in one TRL version's dialect. Writes pairs.jsonl (public Step-DPO format, for provenance), data/train.jsonl
-/// (prompt = template + initial_reason_steps, chosen, rejected), the dialect's config, the shipped training scripts
+/// options, in one TRL version's dialect. Writes data/train.jsonl (TRL's rows: prompt = the template-rendered prompt +
+/// initial_reason_steps, chosen, rejected), the dialect's config, the shipped training scripts
 /// (Step-DPO tokenisation: no EOS after a step), accelerate_zero3.yaml, requirements.txt (pinned) and launch.sh.
 /// The per-device accumulation is chosen so micro x accumulation x processes equals the global batch of the options.
 /// </summary>
@@ -27,11 +25,11 @@ public static class TrlExport
     public const string AccelerateConfig = "accelerate_zero3.yaml";
     public const string OutputFolder = "output";
 
-    public static TrlLaunch Write(string directory, IReadOnlyList<StepDpoRecord> records, Func<StepDpoRecord, string> renderCondition,
+    public static TrlLaunch Write(string directory, IReadOnlyList<PreferencePair> rows,
         TrainOptions opts, string modelPath, TrlDialect dialect, TrlJob job, string? modelRevision = null)
     {
         opts.Validate();
-        if (records.Count == 0) throw new StepDpoException("train: no preference pairs to export for TRL");
+        if (rows.Count == 0) throw new StepDpoException("train: no preference pairs to export for TRL");
         if (job.Processes < 1) throw new StepDpoException($"train: key 'num_devices' = {job.Processes}: must be >= 1");
         if (job.Processes % job.Machines != 0)
             throw new StepDpoException($"train: num_devices {job.Processes} (GPUs of all nodes) does not split over trl.machines = {job.Machines}");
@@ -45,32 +43,28 @@ public static class TrlExport
         Directory.CreateDirectory(Path.Combine(directory, "data"));
 
         var json = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        AtomicWrite(Path.Combine(directory, "pairs.jsonl"), string.Concat(records.Select(r => JsonSerializer.Serialize(new Dictionary<string, string>
+        AtomicFile.WriteAllText(Path.Combine(directory, "data", "train.jsonl"), string.Concat(rows.Select(r => JsonSerializer.Serialize(new Dictionary<string, string>
         {
-            ["prompt"] = r.Prompt, ["initial_reason_steps"] = r.InitialReasonSteps, ["chosen"] = r.Chosen, ["rejected"] = r.Rejected,
-        }, json) + "\n")));
-        AtomicWrite(Path.Combine(directory, "data", "train.jsonl"), string.Concat(records.Select(r => JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["prompt"] = renderCondition(r), ["chosen"] = r.Chosen, ["rejected"] = r.Rejected,
+            ["prompt"] = r.Condition, ["chosen"] = r.Chosen, ["rejected"] = r.Rejected,
         }, json) + "\n")));
 
         var config = dialect == TrlDialect.Current
             ? CurrentConfig(opts, accumulation, modelPath, modelRevision)
             : PaperConfig(opts, accumulation, modelPath, modelRevision);
-        AtomicWrite(Path.Combine(directory, dialect.ConfigFile), $"# {dialect.Script} reads this (TRL {dialect.Version}); written by StepDpo's train stage.\n" + TrlYaml.Write(config));
-        foreach (var script in dialect.ShippedScripts) AtomicWrite(Path.Combine(directory, script), TrlDialect.ScriptText(script));
-        AtomicWrite(Path.Combine(directory, AccelerateConfig), TrlYaml.Write(Accelerate(opts, job)));
-        AtomicWrite(Path.Combine(directory, "requirements.txt"),
+        AtomicFile.WriteAllText(Path.Combine(directory, dialect.ConfigFile), $"# {dialect.Script} reads this (TRL {dialect.Version}); written by StepDpo's train stage.\n" + TrlYaml.Write(config));
+        foreach (var script in dialect.ShippedScripts) AtomicFile.WriteAllText(Path.Combine(directory, script), TrlDialect.ScriptText(script));
+        AtomicFile.WriteAllText(Path.Combine(directory, AccelerateConfig), TrlYaml.Write(Accelerate(opts, job)));
+        AtomicFile.WriteAllText(Path.Combine(directory, "requirements.txt"),
             $"# TRL {dialect.Version} stack for launch.sh: pip install -r requirements.txt\n" + string.Join("\n", dialect.Requirements) + "\n");
 
         string command = $"{Launcher} launch --config_file {AccelerateConfig} --machine_rank \"${{MACHINE_RANK:-{job.MachineRank}}}\" " +
                          $"{dialect.Script} {dialect.ScriptArguments}";
-        AtomicWrite(Path.Combine(directory, "launch.sh"),
+        AtomicFile.WriteAllText(Path.Combine(directory, "launch.sh"),
             $"#!/bin/sh\n# Step-DPO with TRL {dialect.Version} DPOTrainer and the options of this stage (pip install -r requirements.txt first).\n" +
             (job.Machines > 1 ? $"# {job.Machines} nodes: run this on each with MACHINE_RANK=0..{job.Machines - 1} (0 on {job.MainProcessIp}).\n" : "") +
             $"set -e\ncd \"$(dirname \"$0\")\"\nexec {command}\n");
         return new TrlLaunch(directory, command,
-            ["pairs.jsonl", "data/train.jsonl", dialect.ConfigFile, .. dialect.ShippedScripts, AccelerateConfig, "requirements.txt", "launch.sh"]);
+            ["data/train.jsonl", dialect.ConfigFile, .. dialect.ShippedScripts, AccelerateConfig, "requirements.txt", "launch.sh"]);
     }
 
     static bool Bf16(TrainOptions o) => TrainDtype.Parse(o.Dtype) == TorchSharp.torch.ScalarType.BFloat16;
@@ -138,12 +132,5 @@ public static class TrlExport
         };
         if (job.Machines > 1) c.AddRange([("main_process_ip", job.MainProcessIp ?? ""), ("main_process_port", job.MainProcessPort)]);
         return c;
-    }
-
-    static void AtomicWrite(string path, string text)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -7,15 +7,18 @@ namespace StepDpo.Torch.Tests.Training.Trl;
 
 public class TrlExportTests
 {
-    internal static readonly StepDpoRecord[] Records =
+    internal static readonly (string Prompt, string InitialReasonSteps, string Chosen, string Rejected)[] Records =
     [
-        new("What is 2+3?", "Let's think step by step.\nStep 1: We add.\nStep 2:", " 2+3=5.", " 2+3=6."),
-        new("Solve x+1=2.", "Let's think step by step.\nStep 1:", " x = 1.", " x = 3."),
+        ("What is 2+3?", "Let's think step by step.\nStep 1: We add.\nStep 2:", " 2+3=5.", " 2+3=6."),
+        ("Solve x+1=2.", "Let's think step by step.\nStep 1:", " x = 1.", " x = 3."),
     ];
 
-    internal static string Alpaca(StepDpoRecord r) =>
+    internal static string Alpaca((string Prompt, string InitialReasonSteps, string Chosen, string Rejected) r) =>
         "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n" +
         $"### Instruction:\n{r.Prompt}\n\n### Response:" + "\n" + r.InitialReasonSteps;
+
+    /// <summary>TRL's rows of <see cref="Records"/>: the Alpaca-rendered condition and the two steps.</summary>
+    internal static readonly PreferencePair[] Rows = Records.Select(r => new PreferencePair(Alpaca(r), r.Chosen, r.Rejected)).ToArray();
 
     /// <summary>The released 7B recipe: lr 5e-7, cosine, warmup 0.1, global batch 128 = 4 x 4 x 8, beta 0.5, 8 epochs, bf16.</summary>
     static readonly TrainOptions Recipe = new() { Beta = 0.5, LearningRate = 5e-7, Epochs = 8, MicroBatchSize = 4, GradientAccumulationSteps = 32,
@@ -23,7 +26,7 @@ public class TrlExportTests
 
     static Dictionary<string, string> Export(TrlDialect dialect, TrainOptions options, TrlJob job, TempDir dir)
     {
-        var launch = TrlExport.Write(dir.Path, Records, Alpaca, options, "/models/qwen2-7b-sft", dialect, job);
+        var launch = TrlExport.Write(dir.Path, Rows, options, "/models/qwen2-7b-sft", dialect, job);
         return launch.Files.ToDictionary(f => f, f => File.ReadAllText(Path.Combine(dir.Path, f)));
     }
 

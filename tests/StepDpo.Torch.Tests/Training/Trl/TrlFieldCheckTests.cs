@@ -37,7 +37,7 @@ public class TrlFieldCheckTests
     static List<string> ExportedKeys(TrlDialect dialect, TrainOptions options)
     {
         using var dir = new TempDir();
-        TrlExport.Write(dir.Path, TrlExportTests.Records, TrlExportTests.Alpaca, options, "/models/qwen2-72b", dialect,
+        TrlExport.Write(dir.Path, TrlExportTests.Rows, options, "/models/qwen2-72b", dialect,
             new TrlJob(16, Machines: 2, MachineRank: 1, MainProcessIp: "10.1.2.3", Offload: "all"), modelRevision: "abc123");
         return TrlYaml.TopLevelKeys(File.ReadAllText(Path.Combine(dir.Path, dialect.ConfigFile))).ToList();
     }
