@@ -5,7 +5,7 @@ using StepDpo.Bench.Peers;
 using StepDpo.Bench.Probes;
 using StepDpo.Bench.Stages;
 
-StepDpo.Torch.Devices.ThreadWaitPolicy.Apply(); // as the tool does, before anything loads libtorch
+StepDpo.Torch.Devices.CpuRuntime.Apply(); // as the tool does, before anything loads libtorch
 
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
 {

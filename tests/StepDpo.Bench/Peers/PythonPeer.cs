@@ -42,7 +42,7 @@ sealed class PythonPeer : IDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false,
         };
         psi.ArgumentList.Add(Script);
-        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE"; // as StepDpo's ThreadWaitPolicy sets it (the script sets malloc's options)
+        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE"; // as StepDpo's CpuRuntime sets it (the script sets malloc's options)
         var process = Process.Start(psi)!;
         process.StandardInput.WriteLine(new JsonObject { ["preset"] = preset, ["vocab"] = vocab, ["threads"] = threads }.ToJsonString());
         return new PythonPeer(process, ReadLine(process));
