@@ -146,8 +146,20 @@ public sealed class FusedProjection : IDisposable
 
     /// <summary>Without gradients, without LoRA adapters, and while every layer's parameters are still the views of the
     /// fused rows.</summary>
-    public bool Usable => !is_grad_enabled() && Layers.All(l => l.Adapter is null) && Layers.SelectMany(l => l.bias is null ? new[] { l.weight } : [l.weight, l.bias])
-        .Zip(views).All(p => ReferenceEquals(p.First, p.Second));
+    public bool Usable
+    {
+        get
+        {
+            if (is_grad_enabled()) return false;
+            int at = 0; // a loop, not LINQ: asked in every layer of every decode step
+            foreach (var layer in Layers)
+            {
+                if (layer.Adapter is not null || !ReferenceEquals(layer.weight, views[at++])) return false;
+                if (layer.bias is not null && !ReferenceEquals(layer.bias, views[at++])) return false;
+            }
+            return true;
+        }
+    }
 
     /// <summary>All layers' outputs side by side, [..., Σ out].</summary>
     public Tensor Forward(Tensor x) => nn.functional.linear(x, weight, bias);

@@ -8,7 +8,8 @@ namespace StepDpo.Bench.Peers;
 
 /// <summary>
 /// StepDpo against PyTorch eager on the same shapes, in one run: SFT step, Step-DPO step in the shared-prefix and the
-/// two-row (TRL) layouts, the reference pass, prefill and greedy decoding with the KV cache at batch 1, 8 and 64, for the
+/// two-row (TRL) layouts at prefix:step 2:1, 5:1 and 10:1 (and the shared layout's gain against its token-count bound),
+/// the reference pass, prefill and greedy decoding with the KV cache at batch 1, 8 and 64, for the
 /// qwen2 presets mini and small in bf16 with random weights. The two sides alternate round by round (each round times a
 /// few repetitions of one side, then of the other), so a neighbour's load hits both. The table shows medians of CPU time
 /// (this process, all threads: on a shared machine the wall clock also counts the neighbours) and the speed ratios
@@ -58,6 +59,7 @@ public static class PeerBench
             Console.WriteLine();
             Console.WriteLine("| hot loop | shape | unit (CPU time) | StepDpo | PyTorch eager | ratio, CPU time | ratio, wall clock |");
             Console.WriteLine("|---|---|---|---:|---:|---:|---:|");
+            var cpuMedians = new Dictionary<string, (double Mine, double Peer)>();
             foreach (var c in Cases().Where(c => only.Length == 0 || only.Any(o => c.Name.StartsWith(o, StringComparison.Ordinal))))
             {
                 var (mineWall, mineCpu, peerWall, peerCpu) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
@@ -71,32 +73,43 @@ public static class PeerBench
                     var peer = theirs.Run(request);
                     peerWall.AddRange(peer.Wall); peerCpu.AddRange(peer.Cpu);
                 }
+                cpuMedians[c.Name] = (Median(mineCpu), peerCpu.Count == 0 ? double.NaN : Median(peerCpu));
                 string Cell(List<double> xs) => xs.Count == 0 ? "-" : $"{c.Show(Median(xs)):F1}";
                 string Ratio(List<double> a, List<double> b) => b.Count == 0 ? "-" : $"{Median(b) / Median(a):F2}";
                 Console.WriteLine($"| {c.Name} | {c.Shape} | {c.Unit} | {Cell(mineCpu)} | {Cell(peerCpu)} | " +
                                   $"{Ratio(mineCpu, peerCpu)} | {Ratio(mineWall, peerWall)} |");
             }
+            PrintSharedPrefixGain(cpuMedians);
             Console.WriteLine();
             Console.WriteLine($"load average after {preset}: {LoadAverage()}");
         }
         return 0;
     }
 
-    /// <summary>The shapes: tiny's SFT micro-batch (8 examples) at 128 tokens; Step-DPO micro-batches of 8 pairs at 5:1
-    /// (a 160-token prefix, 32-token steps); prompts of 64 tokens and 64 new tokens for generation.</summary>
+    /// <summary>Prefix:step ratios of the Step-DPO cases: shared-prefix against two rows at each.</summary>
+    static readonly int[] PrefixRatios = [2, 5, 10];
+
+    /// <summary>The shapes: tiny's SFT micro-batch (8 examples) at 128 tokens; Step-DPO micro-batches of 8 pairs with
+    /// 32-token steps after a prefix of 2, 5 and 10 steps (64, 160, 320 tokens); prompts of 64 tokens and 64 new tokens
+    /// for generation.</summary>
     static IEnumerable<Case> Cases()
     {
-        const int batch = 8, prompt = 32, completion = 96, pairs = 8, prefix = 160, step = 32, genPrompt = 64, newTokens = 64;
+        const int batch = 8, prompt = 32, completion = 96, pairs = 8, step = 32, genPrompt = 64, newTokens = 64;
         yield return new("sft step", $"{batch} x {prompt}+{completion}", "ms/step", 1,
             (s, reps) => s.Sft(batch, prompt, completion, reps),
             new() { ["case"] = "sft", ["batch"] = batch, ["prompt"] = prompt, ["completion"] = completion });
-        foreach (var (layout, shared) in new[] { ("shared", true), ("rows", false) })
-            yield return new($"dpo-{layout} step", $"{pairs} pairs, {prefix}+{step}/{step}", "ms/step", 1,
-                (s, reps) => s.Dpo(shared, pairs, prefix, step, reps),
-                new() { ["case"] = "dpo", ["layout"] = layout, ["pairs"] = pairs, ["prefix"] = prefix, ["step"] = step });
-        yield return new("reference pass", $"{pairs} pairs, {prefix}+{step}/{step}", "ms/pair", pairs,
-            (s, reps) => s.Reference(pairs, prefix, step, reps),
-            new() { ["case"] = "reference", ["pairs"] = pairs, ["prefix"] = prefix, ["step"] = step });
+        foreach (int ratio in PrefixRatios)
+            foreach (var (layout, shared) in new[] { ("shared", true), ("rows", false) })
+            {
+                int prefix = ratio * step;
+                yield return new(DpoCase(layout, ratio), $"{pairs} pairs, {prefix}+{step}/{step}", "ms/step", 1,
+                    (s, reps) => s.Dpo(shared, pairs, prefix, step, reps),
+                    new() { ["case"] = "dpo", ["layout"] = layout, ["pairs"] = pairs, ["prefix"] = prefix, ["step"] = step });
+            }
+        const int refPrefix = 5 * step;
+        yield return new("reference pass", $"{pairs} pairs, {refPrefix}+{step}/{step}", "ms/pair", pairs,
+            (s, reps) => s.Reference(pairs, refPrefix, step, reps),
+            new() { ["case"] = "reference", ["pairs"] = pairs, ["prefix"] = refPrefix, ["step"] = step });
         foreach (int b in new[] { 1, 8, 64 })
             yield return new($"prefill b{b}", $"{b} x {genPrompt}", "tokens/s", b * genPrompt,
                 (s, reps) => s.Prefill(b, genPrompt, reps),
@@ -105,6 +118,26 @@ public static class PeerBench
             yield return new($"decode b{b}", $"{b} x {genPrompt}, {newTokens} new, greedy, KV cache", "tokens/s", b * (newTokens - 1),
                 (s, reps) => s.Decode(b, genPrompt, newTokens, reps),
                 new() { ["case"] = "decode", ["batch"] = b, ["prompt"] = genPrompt, ["new"] = newTokens });
+    }
+
+    static string DpoCase(string layout, int ratio) => $"dpo-{layout} step {ratio}:1";
+
+    /// <summary>The shared-prefix layout's speed-up over two rows per pair, per side, against what the token counts allow:
+    /// two rows forward 2(r+1) step lengths per pair, the shared layout r+2, so the bound is (2r+2)/(r+2) (1.50 at 2:1,
+    /// 1.71 at 5:1, 1.83 at 10:1). Fixed costs per step (the optimiser, the LM head on the same scored tokens in both
+    /// layouts, the loss) keep a real step below it.</summary>
+    static void PrintSharedPrefixGain(Dictionary<string, (double Mine, double Peer)> cpuMedians)
+    {
+        if (!PrefixRatios.All(r => cpuMedians.ContainsKey(DpoCase("shared", r)) && cpuMedians.ContainsKey(DpoCase("rows", r)))) return;
+        Console.WriteLine();
+        Console.WriteLine("| shared prefix vs two rows (CPU time) | StepDpo | PyTorch eager | token-count bound (2r+2)/(r+2) |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (int r in PrefixRatios)
+        {
+            var (shared, rows) = (cpuMedians[DpoCase("shared", r)], cpuMedians[DpoCase("rows", r)]);
+            string peer = double.IsNaN(shared.Peer) ? "-" : $"{rows.Peer / shared.Peer:F2}";
+            Console.WriteLine($"| {r}:1 | {rows.Mine / shared.Mine:F2} | {peer} | {(2.0 * r + 2) / (r + 2):F2} |");
+        }
     }
 
     static double Median(List<double> xs)

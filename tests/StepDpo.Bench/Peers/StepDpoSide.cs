@@ -11,9 +11,6 @@ namespace StepDpo.Bench.Peers;
 /// the reference pass of the train stage, and the generation engine. Each call times <c>reps</c> repetitions after one
 /// warm-up, as the Python side does.
 /// </summary>
-/// <summary>Wall-clock and CPU seconds of each timed repetition.</summary>
-sealed record Timing(double[] Wall, double[] Cpu);
-
 sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
 {
     readonly Random random = new(7);
@@ -125,3 +122,6 @@ sealed class StepDpoSide(CausalLM model, int vocab) : IDisposable
 
     public void Dispose() => Directory.Delete(scratch, true);
 }
+
+/// <summary>Wall-clock and CPU seconds of each timed repetition.</summary>
+sealed record Timing(double[] Wall, double[] Cpu);
