@@ -166,6 +166,11 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
             Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList()) is null;
     }
 
+    /// <summary>The prompt rectification continues from for a located error: the question, then the solution up to the
+    /// wrong step's "Step k:" label (what the pairs stage samples from; public for the scheduling benchmark).</summary>
+    public static string RectificationPrompt(VerifiedRecord located, string template) =>
+        PromptTemplates.RenderWithPrefix(template, located.Question, StepError.Of(located).InitialReasonSteps);
+
     /// <summary>A located error: the text before step k (ending with the "Step k:" label) and step k itself.</summary>
     sealed record StepError(VerifiedRecord Record, string InitialReasonSteps, string Rejected)
     {
