@@ -22,7 +22,7 @@ public class ContinuousBatchingTests
 
     // Two frequent tokens end a sequence, so sequences end at different steps and waiting prompts take their slots.
     static SamplingOptions Sampling(int n) =>
-        new() { Temperature = 1.0, TopP = 0.95, N = n, MaxNewTokens = 40, Seed = 11, EosIds = [0, CharTokenizer.Eos] };
+        new() { Temperature = 1.0, TopP = 0.95, N = n, MaxNewTokens = 40, Seed = 11, EosIds = [0, CharTokenizer.Eos], ContinuousBatching = true };
 
     [Fact]
     public void Completions_are_the_same_with_batch_size_one_and_sixty_four()
@@ -52,7 +52,7 @@ public class ContinuousBatchingTests
     {
         var engine = Load(out var lm);
         using var _ = lm;
-        var greedy = new SamplingOptions { Temperature = 0, MaxNewTokens = 16, IgnoreEos = true, MaxBatchSize = 3 };
+        var greedy = new SamplingOptions { Temperature = 0, MaxNewTokens = 16, IgnoreEos = true, MaxBatchSize = 3, ContinuousBatching = true };
         var shared = engine.Generate(Prompts, greedy);
         var recomputed = engine.Generate(Prompts, greedy with { UseKvCache = false });
         AssertSame(recomputed, shared);

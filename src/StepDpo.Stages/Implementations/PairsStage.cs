@@ -26,7 +26,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class PairsStage(string name = "pairs", Links? links = null) : PipelineStage<PairsStage.Input>(name, links)
 {
-    public override int Version => 3;
+    public override int Version => 4; // 4: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples)
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 

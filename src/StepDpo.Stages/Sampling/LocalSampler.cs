@@ -11,9 +11,8 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
 {
     readonly GenerationEngine engine = new(model, tokenizer);
 
-    /// <summary>Sequences per call: several batches' worth, so that the engine's continuous batching has waiting prompts
-    /// to put in the slots of sequences that end (a call of one batch would drain to a few long sequences).</summary>
-    public int PreferredChunk => System.Math.Max(1, batchSize) * 8;
+    /// <summary>Sequences per call: one batch (the engine's static batches; see SamplingOptions.ContinuousBatching).</summary>
+    public int PreferredChunk => System.Math.Max(1, batchSize);
 
     public CausalLM Model => model;
     public ITokenizer Tokenizer => tokenizer;
