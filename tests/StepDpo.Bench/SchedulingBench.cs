@@ -11,8 +11,8 @@ namespace StepDpo.Bench;
 /// <summary>
 /// The pairs stage's generation (rectification: N continuations of every located error, from the question and the
 /// solution up to the wrong step) with a real model and the verify stage's real records, scheduled two ways in one run:
-/// static batches of <c>batch</c> sequences per engine call (the engine before continuous batching: a batch ends with
-/// its longest sequence, every prompt prefilled alone) and continuous batching over calls of 8 batches' worth (a finished
+/// static batches of <c>batch</c> sequences per engine call (the default: a batch ends with its longest sequence, finished
+/// rows leave at once, every prompt prefilled alone) and continuous batching over calls of 8 batches' worth (a finished
 /// sequence's slot goes to a waiting prompt, shared prefixes prefilled once). Same prompts, seeds and sampling; the
 /// rounds alternate the two. Prints generated tokens per second of each and the ratio.
 /// Run: dotnet run -c Release --project tests/StepDpo.Bench -- scheduling --model SFT_MODEL_DIR --verified VERIFIED_JSONL
@@ -41,7 +41,7 @@ public static class SchedulingBench
         Console.WriteLine($"rectification of {prompts.Count} located errors x {samples} samples, up to {maxNew} new tokens, " +
                           $"temperature {temperature}, top_p {topP}, batch {batch}; {get_num_threads()} threads; load {LoadAverage()}");
 
-        var modes = new[] { ("static batches (before)", false, batch), ("continuous batching (after)", true, batch * 8) };
+        var modes = new[] { ("static batches (the default)", false, batch), ("continuous batching", true, batch * 8) };
         var seconds = new double[modes.Length];
         var tokens = new long[modes.Length];
         for (int round = 0; round < rounds; round++)
@@ -65,7 +65,7 @@ public static class SchedulingBench
         Console.WriteLine("|---|---:|---:|---:|");
         for (int m = 0; m < modes.Length; m++)
             Console.WriteLine($"| {modes[m].Item1} | {tokens[m]} | {seconds[m]:F1} | {tokens[m] / seconds[m]:F0} |");
-        Console.WriteLine($"ratio after/before: {tokens[1] / seconds[1] / (tokens[0] / seconds[0]):F2}; load {LoadAverage()}");
+        Console.WriteLine($"continuous / static: {tokens[1] / seconds[1] / (tokens[0] / seconds[0]):F2}; load {LoadAverage()}");
         model.Dispose();
         return 0;
     }
