@@ -136,9 +136,9 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void Ctrl_C_stops_the_server_and_its_children()
     {
-        // A longer evaluation (its own key: 64 samples per problem, the most a request may ask), interrupted while the
-        // server works.
-        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        // A longer evaluation (its own key: 64 samples per problem, decoded one at a time), interrupted while the server
+        // works.
+        string[] longer = ["eval", .. Vllm, .. OneAtATime, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         var (exit, output, log) = RunUntilServing(longer, pid => Signal(pid, SigInt));
         Assert.True(exit == 130, $"exit {exit}: {output}");
         Assert.Contains("cancelled", output);
@@ -164,7 +164,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void A_server_left_by_a_killed_run_is_stopped_by_the_next_run()
     {
-        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        string[] longer = ["eval", .. Vllm, .. OneAtATime, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         // SIGKILL: the tool cannot stop anything, and its server runs on.
         var (exit, _, log) = RunUntilServing(longer, pid => Signal(pid, SigKill));
         Assert.Equal(137, exit);
@@ -203,6 +203,10 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     }
 
     // --- helpers -----------------------------------------------------------------------------------------------
+
+    /// <summary>The server decodes one sequence at a time: an evaluation that is interrupted must still be running when
+    /// the interruption comes, and on an idle machine the batched one could end within a second of the server's start.</summary>
+    static readonly string[] OneAtATime = ["--set", "serve.extra_args=[--max-num-seqs, '1']"];
 
     string? currentLog;
 
