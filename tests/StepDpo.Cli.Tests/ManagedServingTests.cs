@@ -33,6 +33,8 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
                 ["full_chosen"] = $"Step 1: {i} + 2 = {i + 2}.", ["full_rejected"] = $"Step 1: {i} - 2 = {i - 2}.",
                 ["answer"] = $"{i + 2}", ["dataset"] = "test",
             })));
+            File.WriteAllLines(Path.Combine(Root, "many.jsonl"), Enumerable.Range(1, 3000).Select(i => JsonSerializer.Serialize(
+                new Dictionary<string, string> { ["question"] = $"Ann has {i} apples. She buys 2 more. How many apples does she have?", ["answer"] = $"{i + 2}" })));
             // The server command: a shell that leaves a sleeping child in the group, then becomes `stepdpo serve`.
             string script = $"sleep 300 >/dev/null 2>&1 & echo $! >> '{Sleepers}'; exec dotnet '{Cli.Dll}' serve \"$@\"";
             File.WriteAllText(Path.Combine(Root, "experiments", "tiny-serve.yaml"), $$$"""
@@ -136,9 +138,8 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void Ctrl_C_stops_the_server_and_its_children()
     {
-        // A longer evaluation (its own key: 64 samples per problem, decoded one at a time), interrupted while the server
-        // works.
-        string[] longer = ["eval", .. Vllm, .. OneAtATime, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        // A long evaluation (its own key: 3,000 problems, 64 samples each), interrupted while the server works.
+        string[] longer = ["eval", .. Vllm, .. Many, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         var (exit, output, log) = RunUntilServing(longer, pid => Signal(pid, SigInt));
         Assert.True(exit == 130, $"exit {exit}: {output}");
         Assert.Contains("cancelled", output);
@@ -164,7 +165,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void A_server_left_by_a_killed_run_is_stopped_by_the_next_run()
     {
-        string[] longer = ["eval", .. Vllm, .. OneAtATime, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        string[] longer = ["eval", .. Vllm, .. Many, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         // SIGKILL: the tool cannot stop anything, and its server runs on.
         var (exit, _, log) = RunUntilServing(longer, pid => Signal(pid, SigKill));
         Assert.Equal(137, exit);
@@ -204,9 +205,10 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
 
     // --- helpers -----------------------------------------------------------------------------------------------
 
-    /// <summary>The server decodes one sequence at a time: an evaluation that is interrupted must still be running when
-    /// the interruption comes, and on an idle machine the batched one could end within a second of the server's start.</summary>
-    static readonly string[] OneAtATime = ["--set", "serve.extra_args=[--max-num-seqs, '1']"];
+    /// <summary>An evaluation of 3,000 problems (World's many.jsonl), minutes of work for the served tiny model: one that
+    /// is interrupted must still be running when the interruption comes, and the 6 test problems could all be answered
+    /// within a second of the server's start on an idle machine.</summary>
+    static readonly string[] Many = ["--set", "evaluate.benchmarks=[{name: many, source: jsonl, path: many.jsonl}]"];
 
     string? currentLog;
 
