@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using StepDpo.Core.Artifacts;
 
 namespace StepDpo.Cli.Tests;
 
@@ -33,8 +34,6 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
                 ["full_chosen"] = $"Step 1: {i} + 2 = {i + 2}.", ["full_rejected"] = $"Step 1: {i} - 2 = {i - 2}.",
                 ["answer"] = $"{i + 2}", ["dataset"] = "test",
             })));
-            File.WriteAllLines(Path.Combine(Root, "many.jsonl"), Enumerable.Range(1, 3000).Select(i => JsonSerializer.Serialize(
-                new Dictionary<string, string> { ["question"] = $"Ann has {i} apples. She buys 2 more. How many apples does she have?", ["answer"] = $"{i + 2}" })));
             // The server command: a shell that leaves a sleeping child in the group, then becomes `stepdpo serve`.
             string script = $"sleep 300 >/dev/null 2>&1 & echo $! >> '{Sleepers}'; exec dotnet '{Cli.Dll}' serve \"$@\"";
             File.WriteAllText(Path.Combine(Root, "experiments", "tiny-serve.yaml"), $$$"""
@@ -138,9 +137,9 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void Ctrl_C_stops_the_server_and_its_children()
     {
-        // A long evaluation (its own key: 3,000 problems, 64 samples each), interrupted while the server works.
-        string[] longer = ["eval", .. Vllm, .. Many, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
-        var (exit, output, log) = RunUntilServing(longer, pid => Signal(pid, SigInt));
+        // A longer evaluation (its own key: 64 samples per problem, the most a request may ask), interrupted while the
+        // server works.
+        var (exit, output, log, _) = Interrupted(64, pid => Signal(pid, SigInt));
         Assert.True(exit == 130, $"exit {exit}: {output}");
         Assert.Contains("cancelled", output);
         AssertStopped(ServerPidsFromLog(log));
@@ -151,7 +150,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     {
         string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=49", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         int serverPid = 0;
-        var (exit, output, log) = RunUntilServing(longer, _ =>
+        var (exit, output, log, _) = RunUntilServing(longer, _ =>
         {
             serverPid = ServerPidsFromLog(File.ReadAllText(currentLog!))[0];
             Signal(serverPid, SigKill);
@@ -165,16 +164,17 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void A_server_left_by_a_killed_run_is_stopped_by_the_next_run()
     {
-        string[] longer = ["eval", .. Vllm, .. Many, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         // SIGKILL: the tool cannot stop anything, and its server runs on.
-        var (exit, _, log) = RunUntilServing(longer, pid => Signal(pid, SigKill));
+        var (exit, _, log, longer) = Interrupted(58, pid => Signal(pid, SigKill));
         Assert.Equal(137, exit);
         var orphan = ServerPidsFromLog(log).Single();
         Assert.True(IsAlive(orphan), "the server should have outlived the killed run");
 
         // The rerun resumes the same stage folder, finds the pid file and stops the orphan before serving again.
-        var (again, output, log2) = RunUntilServing(longer, pid => Signal(pid, SigInt));
-        Assert.True(again == 130, output);
+        var (again, output, log2, _) = RunUntilServing(longer, pid => Signal(pid, SigInt));
+        // (The resumed evaluation has less left to do and may finish before the interruption: either way the orphan
+        // was stopped first.)
+        Assert.True(again is 130 or 0, output);
         Assert.Contains($"stopping server pid {orphan}, left running by a run that was killed", log2);
         AssertStopped(ServerPidsFromLog(log2));
     }
@@ -205,17 +205,25 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
 
     // --- helpers -----------------------------------------------------------------------------------------------
 
-    /// <summary>An evaluation of 3,000 problems (World's many.jsonl), minutes of work for the served tiny model: one that
-    /// is interrupted must still be running when the interruption comes, and the 6 test problems could all be answered
-    /// within a second of the server's start on an idle machine.</summary>
-    static readonly string[] Many = ["--set", "evaluate.benchmarks=[{name: many, source: jsonl, path: many.jsonl}]"];
-
     string? currentLog;
+
+    /// <summary>A longer evaluation (its own key: <paramref name="n"/> samples per problem) interrupted while the server
+    /// works. On a quick machine the evaluation can end before the interruption comes; then it is tried again with one
+    /// sample fewer (a new key), up to five times.</summary>
+    (int Exit, string Output, string Log, string[] Args) Interrupted(int n, Action<int> interrupt)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            string[] args = ["eval", .. Vllm, "--set", $"evaluate.n={n - attempt}", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+            var (exit, output, log, finished) = RunUntilServing(args, interrupt);
+            if (!finished || attempt == 4) return (exit, output, log, args);
+        }
+    }
 
     /// <summary>Starts the tool, waits until the start model's server in a partial evaluate folder says "ready" and has
     /// had a second of requests, calls <paramref name="interrupt"/> with the tool's pid, and returns the tool's exit
     /// code, its output and that server log.</summary>
-    (int Exit, string Output, string Log) RunUntilServing(string[] args, Action<int> interrupt)
+    (int Exit, string Output, string Log, bool FinishedFirst) RunUntilServing(string[] args, Action<int> interrupt)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = world.Root, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { Cli.Dll }.Concat(args).Concat(["--experiment", "tiny-serve", "--log-format", "plain"])) psi.ArgumentList.Add(a);
@@ -247,7 +255,10 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
         Thread.Sleep(250);
         interrupt(p.Id);
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "the tool did not exit after the interruption");
-        return (p.ExitCode, stdout.Result + stderr.Result, File.ReadAllText(currentLog!));
+        // The log is in the partial folder, or in the finished one when the stage ended before the interruption came.
+        bool finished = !File.Exists(currentLog!);
+        string logFile = finished ? currentLog!.Replace(ArtifactStore.PartialSuffix + Path.DirectorySeparatorChar, Path.DirectorySeparatorChar.ToString()) : currentLog!;
+        return (p.ExitCode, stdout.Result + stderr.Result, File.ReadAllText(logFile), finished);
     }
 
     static List<JsonNode> Records(string dir, string file) =>
