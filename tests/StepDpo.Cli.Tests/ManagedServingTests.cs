@@ -151,9 +151,8 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void A_server_that_dies_mid_run_fails_the_stage_with_its_log_tail_and_leaves_nothing()
     {
-        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=49", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         int serverPid = 0;
-        var (exit, output, log, _) = RunUntilServing(longer, _ =>
+        var (exit, output, log, _) = RunUntilServing(LongerEvaluation(49), _ =>
         {
             serverPid = ServerPidsFromLog(File.ReadAllText(currentLog!))[0];
             Signal(serverPid, SigKill);
@@ -210,6 +209,10 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
 
     string? currentLog;
 
+    /// <summary>An evaluation with its own key: <paramref name="n"/> samples of up to 300 tokens per problem.</summary>
+    static string[] LongerEvaluation(int n) =>
+        ["eval", .. Vllm, "--set", $"evaluate.n={n}", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+
     /// <summary>A longer evaluation (its own key: <paramref name="n"/> samples per problem) interrupted while the server
     /// works. On a quick machine the evaluation can end before the interruption comes; then it is tried again with one
     /// sample fewer (a new key), up to five times.</summary>
@@ -217,14 +220,14 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     {
         for (int attempt = 0; ; attempt++)
         {
-            string[] args = ["eval", .. Vllm, "--set", $"evaluate.n={n - attempt}", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+            var args = LongerEvaluation(n - attempt);
             var (exit, output, log, finished) = RunUntilServing(args, interrupt);
             if (!finished || attempt == 4) return (exit, output, log, args);
         }
     }
 
     /// <summary>Starts the tool, waits until the start model's server in a partial evaluate folder says "ready" and has
-    /// had a second of requests, calls <paramref name="interrupt"/> with the tool's pid, and returns the tool's exit
+    /// had a quarter of a second of requests, calls <paramref name="interrupt"/> with the tool's pid, and returns the tool's exit
     /// code, its output and that server log.</summary>
     (int Exit, string Output, string Log, bool FinishedFirst) RunUntilServing(string[] args, Action<int> interrupt)
     {
