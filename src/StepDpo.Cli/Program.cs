@@ -3,8 +3,8 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StepDpo.Cli.Commands;
 
-// Before anything loads libtorch: its OpenMP threads sleep rather than spin while they wait (see ThreadWaitPolicy).
-StepDpo.Torch.Devices.ThreadWaitPolicy.Apply();
+// Before anything loads libtorch: OpenMP threads sleep rather than spin, malloc keeps freed memory (Devices/CpuRuntime.cs).
+StepDpo.Torch.Devices.CpuRuntime.Apply();
 // Logs and CI capture output: use a wide layout there instead of Spectre's 80-column fallback.
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
 var app = new CommandApp();

@@ -24,4 +24,17 @@ public interface ICausalLM
     /// null means plain causal attention. Together they express padding, packing and shared-prefix layouts.
     /// </summary>
     Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null);
+
+    /// <summary>
+    /// Logits [N, V] (float32) at the positions <paramref name="rows"/> (int64 [N], flat indices b·T + t) only, with the
+    /// arguments of <see cref="Forward"/>: what a loss over some of the tokens needs. A model that can should apply its
+    /// LM head to those rows alone (a Step-DPO batch scores a step after a long prefix: most positions predict nothing
+    /// that is scored); this default computes every row and picks.
+    /// </summary>
+    Tensor ForwardRows(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, Tensor rows)
+    {
+        using var logits = Forward(inputIds, positionIds, attentionMask);
+        using var flat = logits.reshape(-1, logits.shape[^1]);
+        return flat[rows]; // indexing rather than index_select: libtorch's meta device carries it (placement tests)
+    }
 }

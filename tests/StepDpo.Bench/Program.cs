@@ -5,11 +5,12 @@ using StepDpo.Bench.Peers;
 using StepDpo.Bench.Probes;
 using StepDpo.Bench.Stages;
 
-StepDpo.Torch.Devices.ThreadWaitPolicy.Apply(); // as the tool does, before anything loads libtorch
+StepDpo.Torch.Devices.CpuRuntime.Apply(); // as the tool does, before anything loads libtorch
 
 var suites = new Dictionary<string, (string What, Func<string[], Task<int>> Run)>
 {
     ["peers"] = ("StepDpo vs PyTorch eager on the same shapes: SFT, Step-DPO (both layouts), reference pass, prefill, decode", a => Task.FromResult(PeerBench.Run(a))),
+    ["scheduling"] = ("the pairs stage's rectification, static batches vs continuous batching: tokens/s (real model and records)", a => Task.FromResult(SchedulingBench.Run(a))),
     ["grading"] = ("judgements/s on MATH-500 and GSM8K, self-consistency, stepdpo vs hendrycks", a => Sync(() => GradingBench.Run(a))),
     ["tokenizer"] = ("encode/decode tokens/s against Microsoft.ML.Tokenizers", a => Sync(() => TokenizerBench.Run(a))),
     ["generation"] = ("prefill and decode tokens/s at batch 1/8/32, KV cache vs none, memory", a => Sync(() => GenerationBench.Run(a))),

@@ -27,7 +27,8 @@ public sealed class DoctorCommand : Command<DoctorCommand.Settings>
             facts.Add(("libtorch", torch.__version__));
             facts.AddRange(DeviceFacts());
             facts.Add(("threads", $"{torch.get_num_threads()} (of {Environment.ProcessorCount} cores)"));
-            facts.Add(("openmp wait policy", ThreadWaitPolicy.Current ?? "unset (libgomp spins)"));
+            facts.Add(("openmp wait policy", CpuRuntime.WaitPolicy ?? "unset (libgomp spins)"));
+            facts.Add(("malloc", CpuRuntime.MallocKeepsMemory ? "keeps freed memory (mmap threshold 1 GiB, no trim)" : "defaults"));
             facts.Add(("bfloat16", Bf16Works(CPU)));
             if (DeviceSpec.CudaUsable())
                 for (int i = 0; i < cuda.device_count(); i++) facts.Add(($"bfloat16 cuda:{i}", Bf16Works(new Device(DeviceType.CUDA, i))));

@@ -26,7 +26,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class PairsStage(string name = "pairs", Links? links = null) : PipelineStage<PairsStage.Input>(name, links)
 {
-    public override int Version => 3;
+    public override int Version => 4; // 4: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples)
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 
@@ -165,6 +165,11 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
         return (problemId, solution) => pool.FirstWrongStep(problemId,
             Steps.Split(solution, StepStyle.Labels).Steps.Select(st => st.Content).Where(c => c.Length > 0).ToList()) is null;
     }
+
+    /// <summary>The prompt rectification continues from for a located error: the question, then the solution up to the
+    /// wrong step's "Step k:" label (what the pairs stage samples from; public for the scheduling benchmark).</summary>
+    public static string RectificationPrompt(VerifiedRecord located, string template) =>
+        PromptTemplates.RenderWithPrefix(template, located.Question, StepError.Of(located).InitialReasonSteps);
 
     /// <summary>A located error: the text before step k (ending with the "Step k:" label) and step k itself.</summary>
     sealed record StepError(VerifiedRecord Record, string InitialReasonSteps, string Rejected)

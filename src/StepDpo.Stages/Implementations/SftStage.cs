@@ -17,7 +17,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class SftStage(string name = "sft", Links? links = null) : PipelineStage<SftStage.Input>(name, links)
 {
-    public override int Version => 3; // 3: loaded in the training dtype on model.device; optimizer.safetensors; per_device_batch_size auto
+    public override int Version => 4; // 4: attention written out on the CPU up to 256 keys, the LM head on scored rows only (other float rounding); 3: loaded in the training dtype on model.device; optimizer.safetensors; per_device_batch_size auto
 
     /// <param name="Device">the kind of device model.device resolves to here</param>
     /// <param name="Data">the training split it learns from (<see cref="Slices.SftExamples"/>)</param>

@@ -11,13 +11,13 @@ namespace StepDpo.Stages.Implementations;
 /// train: Step-DPO on pairs.jsonl with the trainer train.backend names (a <see cref="TrainerBackend"/>: `local`, the
 /// TorchSharp trainer; `trl`, a TRL DPOTrainer job). Output: metrics.jsonl/csv (TRL 1.x metric names), checkpoints,
 /// final/ (HF checkpoint; with LoRA the PEFT adapter, or with lora.merge the merged checkpoint and adapter/).
-/// Version 6: trl writes pairs.jsonl in the full public format; 5: optimizer.safetensors, PEFT adapters,
+/// Version 7: attention written out on the CPU up to 256 keys, the LM head on scored rows only (other float rounding); 6: trl writes pairs.jsonl in the full public format; 5: optimizer.safetensors, PEFT adapters,
 /// per_device_batch_size auto; 4: loaded in the training dtype on model.device, causal SDPA; 3: a list of TRL loss
 /// types with weights (rpo_alpha became [sigmoid, sft]); logits/*, entropy and mean_token_accuracy logged.
 /// </summary>
 public sealed class TrainStage(string name = "train", Links? links = null) : PipelineStage<TrainStage.Input>(name, links)
 {
-    public override int Version => 6;
+    public override int Version => 7;
 
     /// <param name="Settings">what the trainer reads (its <see cref="TrainerBackend.Read"/>)</param>
     public sealed record Input(long Seed, ModelSection Model, string Device, string Backend, object Settings);

@@ -12,11 +12,11 @@ namespace StepDpo.Stages.Implementations;
 /// wrong solution with k (or why none), the evidence and its cost (rollouts or judge calls and tokens). When the problem
 /// world has an exact step checker (the synthetic world) and the method is another, the locator is scored against the
 /// checker over all samples (<see cref="Locate.ExactCheckerEvaluation"/>): locate.json, and locate_* counters in stage.json.
-/// Version 3: per-record cost, locate.json, the judge over chat completions.
+/// Version 4: the rollout verifier's samples: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples); 3: per-record cost, locate.json, the judge over chat completions.
 /// </summary>
 public sealed class VerifyStage(string name = "verify", Links? links = null) : PipelineStage<VerifyStage.Input>(name, links)
 {
-    public override int Version => 3;
+    public override int Version => 4;
     public const string FileName = "verified.jsonl";
 
     /// <param name="Settings">what the method reads (its <see cref="Verifier.Read"/>)</param>

@@ -11,6 +11,7 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
 {
     readonly GenerationEngine engine = new(model, tokenizer);
 
+    /// <summary>Sequences per call: one batch (the engine's static batches; see SamplingOptions.ContinuousBatching).</summary>
     public int PreferredChunk => System.Math.Max(1, batchSize);
 
     public CausalLM Model => model;

@@ -39,6 +39,18 @@ public static class DecodeInputs
         return scope.MoveToOuter(((causal.unsqueeze(0) & valid.unsqueeze(1)) | self).unsqueeze(1));
     }
 
+    /// <summary>bool [B, 1, T, P + T] for T new slots after P cached ones (a shared prefix prefilled before): a new token
+    /// sees every valid cached slot and, causally, the valid new ones; a padding query sees itself too, so no softmax
+    /// row is empty. With P = 0 this is <see cref="PrefillMask(Tensor)"/>.</summary>
+    public static Tensor PrefillMask(Tensor cachedValid, Tensor valid)
+    {
+        using var scope = NewDisposeScope();
+        long b = valid.shape[0], t = valid.shape[1], p = cachedValid.shape[1];
+        var fresh = PrefillMask(valid);
+        if (p == 0) return scope.MoveToOuter(fresh);
+        return scope.MoveToOuter(cat([cachedValid.unsqueeze(1).unsqueeze(1).expand(b, 1, t, p), fresh], -1));
+    }
+
     /// <summary>Key validity after one more decoded token per row: [A, S] → [A, S + 1].</summary>
     public static Tensor Extend(Tensor keyValid)
     {

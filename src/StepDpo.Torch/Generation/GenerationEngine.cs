@@ -5,11 +5,12 @@ using static TorchSharp.torch;
 namespace StepDpo.Torch.Generation;
 
 /// <summary>
-/// Batched sampling with a KV cache. Prompts of different lengths are left-padded into one batch (positions count
-/// real tokens only, the mask hides the padding); the prompt batch is prefilled once and its cache copied for the
-/// N samples of each prompt; finished sequences are dropped from the batch as they end.
+/// Batched sampling with a KV cache and continuous batching (<see cref="DecodeScheduler"/>): up to
+/// <see cref="SamplingOptions.MaxBatchSize"/> sequences decode together, a finished sequence's slot goes to a waiting
+/// prompt, prompts sharing a prefix prefill it once and the N samples of a prompt share its prefill. Prompts of
+/// different lengths are left-padded (positions count real tokens only, the mask hides the padding).
 /// Each sequence draws from its own generator seeded by (seed, prompt index, sample index), so results are the
-/// same for a seed whatever the thread count.
+/// same for a seed whatever the thread count or the batch a sequence ran in.
 /// </summary>
 public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = null)
 {
@@ -47,25 +48,52 @@ public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = nul
             throw new InvalidOperationException("stop strings need a tokenizer");
         var eos = new HashSet<int>(options.IgnoreEos ? [] : options.EosIds ?? tokenizer?.EosIds ?? model.Config.EosTokenIds);
 
-        // Similar lengths together wastes less padding; the order of the output is restored below.
-        var order = Enumerable.Range(0, prompts.Count).OrderBy(i => prompts[i].Length).ToList();
-        int promptsPerBatch = Math.Max(1, options.MaxBatchSize / options.N);
         var results = new Completion[prompts.Count * options.N];
         var tracker = new ProgressTracker(progress, results.Length);
+        var sampler = new SequenceSampler(tokenizer, options, eos, tracker);
+        var samples = Enumerable.Range(0, prompts.Count)
+            .Select(p => Enumerable.Range(0, options.N).Select(s => new Sequence(p, s, prompts[p], new SplitMix64(
+                options.PromptSeeds is { } seeds ? SeedFor(seeds[p], 0, s) : SeedFor(options.Seed, p, s)))).ToArray())
+            .ToList();
         bool wasTraining = model.training;
         model.eval();
         try
         {
             using var noGrad = no_grad();
-            foreach (var chunk in order.Chunk(promptsPerBatch))
-            {
-                ct.ThrowIfCancellationRequested();
-                var batch = new DecodeBatch(model, tokenizer, options, eos, tracker);
-                foreach (var c in batch.Run(chunk, prompts, ct)) results[c.PromptIndex * options.N + c.SampleIndex] = c;
-            }
+            if (options.UseKvCache) new DecodeScheduler(model, sampler, options).Run(samples, prompts, ct);
+            else RecomputeEachStep(samples.SelectMany(s => s).ToList(), sampler, options, ct);
         }
         finally { model.train(wasTraining); }
+        foreach (var s in samples.SelectMany(s => s)) results[s.Prompt * options.N + s.Sample] = sampler.ToCompletion(s);
         return results;
+    }
+
+    static ulong SeedFor(ulong seed, int prompt, int sample)
+    {
+        var mix = new SplitMix64(seed ^ ((ulong)prompt * 0x9E3779B97F4A7C15UL) ^ ((ulong)sample << 40));
+        return mix.NextULong();
+    }
+
+    /// <summary>The baseline without a KV cache: every step runs the whole (left-padded) sequences of a static batch
+    /// again.</summary>
+    void RecomputeEachStep(List<Sequence> sequences, SequenceSampler sampler, SamplingOptions options, CancellationToken ct)
+    {
+        foreach (var chunk in sequences.Chunk(Math.Max(options.MaxBatchSize, options.N)))
+        {
+            var active = chunk.ToList();
+            while (active.Count > 0)
+            {
+                ct.ThrowIfCancellationRequested();
+                using (var scope = NewDisposeScope())
+                {
+                    var rows = active.Select(s => s.PromptIds.Concat(s.Tokens).ToArray()).ToList();
+                    var (ids, valid) = DecodeInputs.LeftPad(rows, rows.Max(r => r.Length), model.Device);
+                    var hidden = model.HiddenStates(ids, DecodeInputs.Positions(valid), DecodeInputs.PrefillMask(valid), null);
+                    sampler.Sample(model.Logits(hidden.select(1, -1)), active);
+                }
+                active = active.Where(s => s.Finish is null).ToList();
+            }
+        }
     }
 
     internal sealed class ProgressTracker(IProgress<GenerationProgress>? progress, int total)

@@ -20,13 +20,22 @@ public sealed record SamplingOptions
     public IReadOnlyList<int>? EosIds { get; init; }
     /// <summary>Keep going past EOS (benchmarks that need a fixed length).</summary>
     public bool IgnoreEos { get; init; }
-    /// <summary>Most sequences decoded together (prompts × N); bounds the KV cache memory.</summary>
+    /// <summary>Most sequences decoded together (prompts × N, at least N); bounds the KV cache memory. More prompts than
+    /// fit wait and take the slots of sequences that end.</summary>
     public int MaxBatchSize { get; init; } = 32;
     /// <summary>Prepend the tokenizer's BOS to each text prompt (as HF tokenizers do for Llama) when it has one.</summary>
     public bool AddBos { get; init; } = true;
     /// <summary>False recomputes the whole sequence each step instead of using the KV cache (for benchmarks and
     /// equivalence tests; same results up to float rounding).</summary>
     public bool UseKvCache { get; init; } = true;
+    /// <summary>True keeps the batch full: a finished sequence's slot goes to a waiting prompt, shared prefixes are
+    /// prefilled once (<see cref="DecodeScheduler"/>). Off by default: on the pairs stage's rectification (tiny-ci, 556
+    /// prompts x 4 samples, load 1-3) it took as many decode steps as static batches whose finished rows leave at once
+    /// (2,954 vs 2,882: the lengths are alike) and each step cost more (rows start at different slots, so every step is
+    /// masked over a longer key axis, plus the admissions' prefills and cache copies): 5,748 against 8,470 tokens/s
+    /// (tests/StepDpo.Bench `scheduling`). False takes prompts in static batches (the next starts when this one's last
+    /// sequence ends), each prompt prefilled alone.</summary>
+    public bool ContinuousBatching { get; init; }
 
     public void Validate()
     {

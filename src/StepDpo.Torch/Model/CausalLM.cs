@@ -56,22 +56,31 @@ public sealed class CausalLM : nn.Module, ICausalLM
 
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
     {
-        if (attentionMask is not null)
-        {
-            // A query may always see itself: rows that are pure padding would otherwise be fully masked, and SDPA
-            // turns those into NaN, which then leaks into real rows through 0·NaN in the next layer.
-            long t = inputIds.shape[1];
-            using var self = eye(t, dtype: ScalarType.Bool, device: inputIds.device);
-            using var withSelf = attentionMask | self;
-            return Forward(inputIds, positionIds, withSelf, null);
-        }
-        return Forward(inputIds, positionIds, null, null);
+        using var withSelf = WithSelf(attentionMask, inputIds.shape[1]);
+        return Forward(inputIds, positionIds, withSelf, null);
+    }
+
+    /// <summary>The LM head on the hidden states of <paramref name="rows"/> only (see <see cref="ICausalLM.ForwardRows"/>).</summary>
+    public Tensor ForwardRows(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = HiddenStates(inputIds, positionIds, WithSelf(attentionMask, inputIds.shape[1]), null);
+        return scope.MoveToOuter(Logits(hidden.reshape(-1, hidden.shape[^1])[rows]));
+    }
+
+    /// <summary>A query may always see itself: rows that are pure padding would otherwise be fully masked, and softmax
+    /// turns those into NaN, which then leaks into real rows through 0·NaN in the next layer. Null stays null (causal).</summary>
+    internal static Tensor? WithSelf(Tensor? attentionMask, long t)
+    {
+        if (attentionMask is null) return null;
+        using var self = eye(t, dtype: ScalarType.Bool, device: attentionMask.device);
+        return attentionMask | self;
     }
 
     /// <summary>
     /// Forward over new tokens <paramref name="inputIds"/> [B, T], continuing <paramref name="cache"/> when given.
-    /// With a cache, <paramref name="attentionMask"/> is bool [B, 1, T, cache.Length + T] and required; positions
-    /// default to cache.Length + 0..T-1.
+    /// With a cache, <paramref name="attentionMask"/> is bool [B, 1, T, cache.Length + T], or null when no row has
+    /// padding (every cached key visible, causal among the new tokens); positions default to cache.Length + 0..T-1.
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, KvCache? cache)
     {
@@ -81,7 +90,7 @@ public sealed class CausalLM : nn.Module, ICausalLM
 
     /// <summary>Logits of the last position only, [B, V] float32: what decoding needs, without the [B, T, V] tensor of
     /// a long prefill. Rows must end with a real token (left padding).</summary>
-    public Tensor ForwardLast(Tensor inputIds, Tensor positionIds, Tensor attentionMask, KvCache cache)
+    public Tensor ForwardLast(Tensor inputIds, Tensor positionIds, Tensor? attentionMask, KvCache cache)
     {
         using var scope = NewDisposeScope();
         var hidden = HiddenStates(inputIds, positionIds, attentionMask, cache);
@@ -96,13 +105,12 @@ public sealed class CausalLM : nn.Module, ICausalLM
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         int past = cache?.Length ?? 0;
-        if (cache is not null && attentionMask is null)
-            throw new ArgumentException("a forward with a KV cache needs an explicit attention mask");
         positionIds ??= arange(past, past + t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
         var (cos, sin) = rotary.CosSin(positionIds, DType);
+        var mask = Attention.Prepare(attentionMask, t, past + t, Config, DType, inputIds.device);
         var hidden = model.embed_tokens.forward(inputIds);
         foreach (var layer in model.Layers)
-            hidden = layer.Forward(hidden, cos, sin, attentionMask, cache);
+            hidden = layer.Forward(hidden, cos, sin, mask, cache);
         cache?.Advance((int)t);
         return scope.MoveToOuter(model.norm.forward(hidden));
     }

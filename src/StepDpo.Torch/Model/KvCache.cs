@@ -57,6 +57,48 @@ public sealed class KvCache : IDisposable
         return new KvCache(k, v, Length, Capacity);
     }
 
+    /// <summary>
+    /// A cache of <paramref name="capacity"/> slots holding, one after the other, rows of other caches: of each part the
+    /// rows <paramref name="parts"/>.Rows (indices into it, repeats allowed) and its slots [From, Length), placed so that
+    /// they end at <paramref name="length"/>, the new cache's length; the slots before them are zero (the caller's mask
+    /// hides them). Continuous batching merges the running sequences (without the leading slots no row needs any more)
+    /// and newly prefilled ones (each prompt's row repeated for its samples) this way, in one copy.
+    /// </summary>
+    public static KvCache Merge(IReadOnlyList<(KvCache Cache, Tensor Rows, int From)> parts, int length, int capacity)
+    {
+        foreach (var p in parts)
+            if (p.Cache.Length - p.From > length || p.From < 0)
+                throw new ArgumentException($"a part of {p.Cache.Length - p.From} slots does not fit a merged length of {length}");
+        if (length > capacity) throw new ArgumentException($"merged length {length} exceeds capacity {capacity}");
+        long rows = parts.Sum(p => p.Rows.shape[0]);
+        int layers = parts[0].Cache.keys.Length;
+        var k = new Tensor[layers];
+        var v = new Tensor[layers];
+        for (int layer = 0; layer < layers; layer++)
+        {
+            k[layer] = MergeLayer(parts, layer, p => p.keys, rows, length, capacity);
+            v[layer] = MergeLayer(parts, layer, p => p.values, rows, length, capacity);
+        }
+        return new KvCache(k, v, length, capacity);
+    }
+
+    static Tensor MergeLayer(IReadOnlyList<(KvCache Cache, Tensor Rows, int From)> parts, int layer,
+        Func<KvCache, Tensor[]> side, long rows, int length, int capacity)
+    {
+        using var scope = NewDisposeScope();
+        var like = side(parts[0].Cache)[layer];
+        var merged = zeros(rows, like.shape[1], capacity, like.shape[3], dtype: like.dtype, device: like.device);
+        long at = 0;
+        foreach (var (cache, picked, from) in parts)
+        {
+            int kept = cache.Length - from;
+            long n = picked.shape[0];
+            if (kept > 0) merged.narrow(0, at, n).narrow(2, length - kept, kept).copy_(side(cache)[layer].narrow(2, from, kept)[picked]);
+            at += n;
+        }
+        return merged.DetachFromDisposeScope();
+    }
+
     public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
 
     public void Dispose()

@@ -21,12 +21,29 @@ public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientC
 
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null)
     {
-        if (!GradientCheckpointing || !model.training || !is_grad_enabled()) return model.Forward(inputIds, positionIds, attentionMask);
+        if (!Recomputes) return model.Forward(inputIds, positionIds, attentionMask);
+        using var scope = NewDisposeScope();
+        return scope.MoveToOuter(model.Logits(HiddenStates(inputIds, positionIds, attentionMask)));
+    }
+
+    public Tensor ForwardRows(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask, Tensor rows)
+    {
+        if (!Recomputes) return model.ForwardRows(inputIds, positionIds, attentionMask, rows);
+        using var scope = NewDisposeScope();
+        var hidden = HiddenStates(inputIds, positionIds, attentionMask);
+        return scope.MoveToOuter(model.Logits(hidden.reshape(-1, hidden.shape[^1])[rows]));
+    }
+
+    bool Recomputes => GradientCheckpointing && model.training && is_grad_enabled();
+
+    /// <summary>Final-norm hidden states with every decoder layer under an activation checkpoint.</summary>
+    Tensor HiddenStates(Tensor inputIds, Tensor? positionIds, Tensor? attentionMask)
+    {
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         positionIds ??= arange(t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
         // As CausalLM.Forward: every query sees itself, so padding rows never softmax over nothing.
-        Tensor? mask = attentionMask is null ? null : attentionMask | eye(t, dtype: ScalarType.Bool, device: inputIds.device);
+        var mask = Attention.Prepare(CausalLM.WithSelf(attentionMask, t), t, t, model.Config, model.DType, inputIds.device);
         var (cos, sin) = rotary.CosSin(positionIds, model.DType);
         var hidden = model.model.embed_tokens.forward(inputIds);
         // With a frozen embedding (LoRA) its output needs no gradient, but the checkpoint keeps only inputs that do:
@@ -36,7 +53,7 @@ public sealed class CheckpointedCausalLM(CausalLM model) : ICausalLM, IGradientC
             hidden = mask is null
                 ? ActivationCheckpoint.Apply((h, c) => layer.Forward(h, c[0], c[1], null, null), hidden, cos, sin)
                 : ActivationCheckpoint.Apply((h, c) => layer.Forward(h, c[0], c[1], c[2], null), hidden, cos, sin, mask);
-        return scope.MoveToOuter(model.Logits(model.model.norm.forward(hidden)));
+        return scope.MoveToOuter(model.model.norm.forward(hidden));
     }
 
     public void Dispose() => rotary.Dispose();

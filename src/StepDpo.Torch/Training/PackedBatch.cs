@@ -103,17 +103,34 @@ public sealed class PackedBatch : IDisposable
         };
     }
 
-    /// <summary>Sum of log p(target | context) per group, float32 [G]; differentiable through <paramref name="logits"/>.
-    /// Only the rows that predict a scored token go through log_softmax, not the whole [B,T,V] tensor.</summary>
+    /// <summary>Logits [N, V] (float32) of the rows that predict the scored tokens, in scoring order, from the model: the
+    /// LM head runs on those rows only.</summary>
+    public Tensor ScoredLogits(ICausalLM model) => model.ForwardRows(InputIds, PositionIds, AttentionMask, PredictorIndex);
+
+    /// <summary>Sum of log p(target | context) per group, float32 [G], from the full logits [B, T, V]; differentiable.</summary>
     public Tensor GroupLogProbs(Tensor logits)
     {
         // Its own scope: a view of the logits left in the caller's scope would keep all [B*T, V] of them alive through
         // the backward pass (measured: 4 bytes per token per vocabulary entry on top of the peak).
         using var scope = NewDisposeScope();
-        var rows = PredictingRows(logits).to(ScalarType.Float32);
-        var picked = rows.log_softmax(-1).gather(1, TargetIds.unsqueeze(1)).squeeze(1);
+        var logp = PredictingRows(logits).to(ScalarType.Float32).log_softmax(-1);
+        return scope.MoveToOuter(GroupSums(TargetLogProbs(logp)));
+    }
+
+    /// <summary>log p(target) of each scored token [N] from the log-softmax of its predicting row [N, V].</summary>
+    public Tensor TargetLogProbs(Tensor logSoftmax)
+    {
+        using var target = TargetIds.unsqueeze(1);
+        using var picked = logSoftmax.gather(1, target);
+        return picked.squeeze(1);
+    }
+
+    /// <summary>Per-token values [N] summed into their score groups [G] (float32).</summary>
+    public Tensor GroupSums(Tensor perToken)
+    {
         // scatter_add rather than index_add: the same sums, and its backward (a gather) runs on the meta device too.
-        return scope.MoveToOuter(zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, picked));
+        using var zero = zeros(GroupCount, ScalarType.Float32, device: perToken.device);
+        return zero.scatter_add(0, GroupIndex, perToken.to(ScalarType.Float32));
     }
 
     /// <summary>The logits rows [N, V] that predict the scored tokens, in scoring order. (Indexing rather than index_select:
@@ -125,18 +142,27 @@ public sealed class PackedBatch : IDisposable
     }
 
     /// <summary>Per group, summed over its scored tokens (detached, float32 [G] each): the mean logit over the vocabulary,
-    /// the entropy of the predicted distribution, and whether the top-1 prediction is the target token (TRL's
-    /// logits/chosen and logits/rejected, entropy, mean_token_accuracy).</summary>
-    public GroupTokenStats TokenStats(Tensor logits)
+    /// the entropy of the predicted distribution, and whether the target token is a top-1 prediction (TRL's
+    /// logits/chosen and logits/rejected, entropy, mean_token_accuracy), from the scored rows' logits [N, V] and their
+    /// log-softmax (computed once, for the loss).</summary>
+    public GroupTokenStats TokenStats(Tensor rowLogits, Tensor logSoftmax)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var rows = PredictingRows(logits).to(ScalarType.Float32);
-        var logp = rows.log_softmax(-1);
-        Tensor Sum(Tensor perToken) =>
-            zeros(GroupCount, ScalarType.Float32, device: logits.device).scatter_add(0, GroupIndex, perToken).MoveToOuterDisposeScope();
-        return new GroupTokenStats(Sum(rows.mean([-1])), Sum(-(logp.exp() * logp).sum(-1)),
-            Sum(rows.argmax(-1).eq(TargetIds).to(ScalarType.Float32)));
+        var logp = logSoftmax.detach();
+        return new GroupTokenStats(GroupSums(rowLogits.detach().mean([-1])).MoveToOuterDisposeScope(),
+            GroupSums(-(logp.exp() * logp).sum(-1)).MoveToOuterDisposeScope(),
+            GroupSums(TopOne(logp)).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Whether each scored token's target has the highest score of its row [N, V] (a tie counts): the top-1
+    /// hit. (A max and a compare: libtorch's argmax over a row is not vectorised, and cost 15x more.)</summary>
+    public Tensor TopOne(Tensor rowScores)
+    {
+        using var scope = NewDisposeScope();
+        var best = rowScores.detach().amax([-1]);
+        var target = rowScores.detach().gather(1, TargetIds.unsqueeze(1)).squeeze(1);
+        return scope.MoveToOuter(target.ge(best));
     }
 
     public void Dispose()

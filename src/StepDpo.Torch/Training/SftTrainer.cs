@@ -30,12 +30,11 @@ public static class SftTrainer
         {
             using var scope = NewDisposeScope();
             using var batch = Pack(batchExamples, opts.MaxLength, model.Device);
-            using var logits = model.Forward(batch.InputIds, batch.PositionIds, batch.AttentionMask);
-            var rows = batch.PredictingRows(logits);
-            var logp = rows.log_softmax(-1).gather(1, batch.TargetIds.unsqueeze(1)).squeeze(1);
+            var rows = batch.ScoredLogits(model);
+            var logp = batch.TargetLogProbs(rows.log_softmax(-1));
             var loss = -logp.mean();
             if (backward) (loss * weight).backward();
-            double correct = rows.argmax(-1).eq(batch.TargetIds).to(ScalarType.Float32).sum().item<float>();
+            double correct = batch.TopOne(rows).sum().item<long>();
             int tokens = batch.GroupTokenCounts.Sum();
             // Sums are per token here; the engine divides by examples, so report per-example-normalised values instead.
             var sums = new Dictionary<string, double> { ["token_accuracy"] = correct / tokens * batchExamples.Count };

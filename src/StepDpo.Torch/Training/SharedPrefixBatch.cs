@@ -42,15 +42,17 @@ public static class SharedPrefixBatch
     /// <paramref name="tokenStats"/> also the logit, entropy and top-1 sums of every completion (for the metrics).</summary>
     public static PairLogProbs Forward(ICausalLM model, PackedBatch batch, bool tokenStats = false)
     {
-        using var logits = model.Forward(batch.InputIds, batch.PositionIds, batch.AttentionMask);
-        using var all = batch.GroupLogProbs(logits);
+        using var rows = batch.ScoredLogits(model);
+        using var logp = rows.log_softmax(-1);
+        using var perToken = batch.TargetLogProbs(logp);
+        using var all = batch.GroupSums(perToken);
         using var pairwise = all.reshape(-1, 2);
         var counts = batch.GroupTokenCounts;
         return new PairLogProbs(
             pairwise.select(1, 0).clone(), pairwise.select(1, 1).clone(),
             Enumerable.Range(0, counts.Length / 2).Select(i => counts[2 * i]).ToArray(),
             Enumerable.Range(0, counts.Length / 2).Select(i => counts[2 * i + 1]).ToArray(),
-            tokenStats ? batch.TokenStats(logits) : null);
+            tokenStats ? batch.TokenStats(rows, logp) : null);
     }
 }
 

@@ -66,25 +66,34 @@ public static class StepDpoTrainer
             var output = DpoLoss.Compute(losses, settings, logps);
             if (backward) (output.Loss * weight).backward();
             var cr = output.ChosenRewards; var rj = output.RejectedRewards;
+            var stats = lp.Stats!;
+            using var logitSums = stats.LogitMean.reshape(-1, 2);
+            using var top1 = stats.Top1.reshape(-1, 2);
+            // One copy to the host for the loss and every metric (each .item() would be its own transfer on a GPU).
+            using var noGrad = no_grad();
+            using var host = stack([
+                output.Loss.detach(), cr.sum(), rj.sum(), (cr > rj).to(ScalarType.Float32).sum(), (cr - rj).sum(),
+                lp.Chosen.detach().sum(), lp.Rejected.detach().sum(), logitSums.select(1, 0).sum(), logitSums.select(1, 1).sum(),
+                stats.Entropy.sum(), top1.select(1, 0).sum(),
+            ]).to(ScalarType.Float64).cpu();
+            var v = host.data<double>().ToArray();
             // Per-pair metrics are summed here and averaged over the step's pairs by the engine; the token-level ones
             // (TRL averages them over the micro-batch's tokens) enter as that average times the micro-batch's pairs.
             double chosenTokens = Math.Max(1, lp.ChosenTokens.Sum()), rejectedTokens = Math.Max(1, lp.RejectedTokens.Sum());
-            using var stats = lp.Stats!.LogitMean.reshape(-1, 2);
-            using var top1 = lp.Stats.Top1.reshape(-1, 2);
             var sums = new Dictionary<string, double>
             {
-                ["rewards/chosen"] = cr.sum().item<float>(),
-                ["rewards/rejected"] = rj.sum().item<float>(),
-                ["rewards/accuracies"] = (cr > rj).to(ScalarType.Float32).sum().item<float>(),
-                ["rewards/margins"] = (cr - rj).sum().item<float>(),
-                ["logps/chosen"] = lp.Chosen.sum().item<float>(),
-                ["logps/rejected"] = lp.Rejected.sum().item<float>(),
-                ["logits/chosen"] = stats.select(1, 0).sum().item<float>() / chosenTokens * batchPairs.Count,
-                ["logits/rejected"] = stats.select(1, 1).sum().item<float>() / rejectedTokens * batchPairs.Count,
-                ["entropy"] = lp.Stats.Entropy.sum().item<float>() / (chosenTokens + rejectedTokens) * batchPairs.Count,
-                ["mean_token_accuracy"] = top1.select(1, 0).sum().item<float>() / chosenTokens * batchPairs.Count,
+                ["rewards/chosen"] = v[1],
+                ["rewards/rejected"] = v[2],
+                ["rewards/accuracies"] = v[3],
+                ["rewards/margins"] = v[4],
+                ["logps/chosen"] = v[5],
+                ["logps/rejected"] = v[6],
+                ["logits/chosen"] = v[7] / chosenTokens * batchPairs.Count,
+                ["logits/rejected"] = v[8] / rejectedTokens * batchPairs.Count,
+                ["entropy"] = v[9] / (chosenTokens + rejectedTokens) * batchPairs.Count,
+                ["mean_token_accuracy"] = v[10] / chosenTokens * batchPairs.Count,
             };
-            return new MicroResult(output.Loss.item<float>() * weight, batch.RealTokens, batchPairs.Count, sums);
+            return new MicroResult((float)v[0] * weight, batch.RealTokens, batchPairs.Count, sums);
         }
 
         var engine = new TrainingEngine

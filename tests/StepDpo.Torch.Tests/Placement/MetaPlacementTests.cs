@@ -168,12 +168,22 @@ public class MetaPlacementTests
         OnMeta(copied.Append(0, randn(4, config.NumKeyValueHeads, 1, config.HeadDim, dtype: ScalarType.BFloat16, device: Meta),
             randn(4, config.NumKeyValueHeads, 1, config.HeadDim, dtype: ScalarType.BFloat16, device: Meta)).Keys, "selected cache");
 
+        // Continuous batching: running rows and newly prefilled ones merged into one cache.
+        using var one = tensor(new long[] { 1 }, device: Meta);
+        using var merged = KvCache.Merge([(cache, rows, 1), (copied, one, 0)], length: 3, capacity: 6);
+        Assert.Equal(5, merged.BatchSize);
+        OnMeta(merged.Append(0, randn(5, config.NumKeyValueHeads, 1, config.HeadDim, dtype: ScalarType.BFloat16, device: Meta),
+            randn(5, config.NumKeyValueHeads, 1, config.HeadDim, dtype: ScalarType.BFloat16, device: Meta)).Keys, "merged cache");
+
         var (ids, valid) = DecodeInputs.LeftPad([[5, 6, 7], [8]], 3, Meta);
         OnMeta(ids, "prompt ids"); OnMeta(valid, "valid slots");
         OnMeta(DecodeInputs.Positions(valid), "prefill positions");
         using var prefill = DecodeInputs.PrefillMask(valid);
         OnMeta(prefill, "prefill mask");
         Assert.Equal([2, 1, 3, 3], prefill.shape);
+        using var afterPrefix = DecodeInputs.PrefillMask(valid, valid);
+        OnMeta(afterPrefix, "prefill mask after a shared prefix");
+        Assert.Equal([2, 1, 3, 6], afterPrefix.shape);
         using var extended = DecodeInputs.Extend(valid);
         OnMeta(DecodeInputs.StepMask(extended), "decode-step mask");
     }

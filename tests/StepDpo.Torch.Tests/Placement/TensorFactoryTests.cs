@@ -20,7 +20,7 @@ public class TensorFactoryTests
         var files = Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains("/obj/") && !f.Contains("/bin/")).ToList();
         Assert.Contains(files, f => f.EndsWith("PackedBatch.cs", StringComparison.Ordinal));
-        Assert.Contains(files, f => f.EndsWith("DecodeBatch.cs", StringComparison.Ordinal));
+        Assert.Contains(files, f => f.EndsWith("RunningBatch.cs", StringComparison.Ordinal));
         int withoutDevice = files.Sum(f => TensorFactoryCheck.Scan(
             System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(f), @",\s*device: [^,)]+", ""),
             Path.GetRelativePath(folder, f)).Count(x => x.Problem.Contains("factory")));
