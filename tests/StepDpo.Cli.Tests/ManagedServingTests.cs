@@ -136,8 +136,9 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void Ctrl_C_stops_the_server_and_its_children()
     {
-        // A longer evaluation (its own key: 48 samples per problem), interrupted while the server works.
-        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=48", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        // A longer evaluation (its own key: 64 samples per problem, the most a request may ask), interrupted while the
+        // server works.
+        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=64", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         var (exit, output, log) = RunUntilServing(longer, pid => Signal(pid, SigInt));
         Assert.True(exit == 130, $"exit {exit}: {output}");
         Assert.Contains("cancelled", output);
@@ -163,7 +164,7 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
     [Fact]
     public void A_server_left_by_a_killed_run_is_stopped_by_the_next_run()
     {
-        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=50", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
+        string[] longer = ["eval", .. Vllm, "--set", "evaluate.n=63", "--set", "evaluate.temperature=1", "--set", "evaluate.max_new_tokens=300"];
         // SIGKILL: the tool cannot stop anything, and its server runs on.
         var (exit, _, log) = RunUntilServing(longer, pid => Signal(pid, SigKill));
         Assert.Equal(137, exit);
@@ -238,7 +239,8 @@ public sealed partial class ManagedServingTests : IClassFixture<ManagedServingTe
             if (log is not null) { currentLog = log; break; }
             Thread.Sleep(100);
         }
-        Thread.Sleep(1000);
+        // Interrupted soon after: the evaluation may take little more than a second once the server is ready.
+        Thread.Sleep(250);
         interrupt(p.Id);
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "the tool did not exit after the interruption");
         return (p.ExitCode, stdout.Result + stderr.Result, File.ReadAllText(currentLog!));
