@@ -21,7 +21,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class EvaluateStage(string name = "evaluate", Links? links = null) : PipelineStage<EvaluateStage.Input>(name, links)
 {
-    public override int Version => 3; // 3: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples)
+    public override int Version => 4; // 4: four static batches per call (other batches); 3: attention written out on the CPU
     public const string ResultsFile = "results.jsonl";
     public const string SummaryFile = "summary.json";
 

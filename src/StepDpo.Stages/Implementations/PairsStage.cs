@@ -26,7 +26,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class PairsStage(string name = "pairs", Links? links = null) : PipelineStage<PairsStage.Input>(name, links)
 {
-    public override int Version => 4; // 4: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples)
+    public override int Version => 5; // 5: errors sharing a prefix share its rectification, four static batches per call; 4: attention written out on the CPU
     public const string FileName = "pairs.jsonl";
     const string RectifiedFile = "rectified.jsonl";
 
@@ -134,19 +134,23 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
             string modelDir = r.Generation.NeedsModelFolders ? ModelStore.StartModelDir(ctx, r.Model, Links.StartModel) : "";
             using var sampler = await r.Generation.OpenAsync(r.Model, modelDir, "start", ctx, ct);
             var p = new SampleParams(r.Samples, r.Temperature, r.TopP, r.MaxNewTokens, [], ctx.Seed(input.Seed!.Value, "rectify"));
-            foreach (var chunk in todo.Chunk(System.Math.Max(1, sampler.PreferredChunk / r.Samples)))
+            // Wrong solutions that agree up to their first wrong step (often: the same habit at step 1 in several samples
+            // of a problem) ask the same question of the model: each distinct prefix is rectified once, and every error
+            // sharing it pairs its own wrong step with those continuations (the tiny run: 867 prefixes for 2,236 errors).
+            var groups = todo.Select(StepError.Of).GroupBy(e => e.Prompt(r.Model.Template)).ToList();
+            foreach (var chunk in groups.Chunk(System.Math.Max(1, sampler.PreferredChunk / r.Samples)))
             {
                 ct.ThrowIfCancellationRequested();
-                var errors = chunk.Select(v => StepError.Of(v)).ToList();
-                var prompts = errors.Select(e => new SamplePrompt(e.Record.Id,
-                    PromptTemplates.RenderWithPrefix(r.Model.Template, e.Record.Question, e.InitialReasonSteps))).ToList();
+                var prompts = chunk.Select(g => new SamplePrompt(g.First().Record.Id, g.Key)).ToList();
                 var outputs = await sampler.SampleAsync(prompts, p, null, ct);
-                store.AppendBatch(errors.Select((e, i) => e.Rectify(outputs[i], r.Grader.Name, input.Dataset!, stepsRight)).ToList());
-                bar.Increment(chunk.Length);
+                store.AppendBatch(chunk.SelectMany((g, i) => StepError.RectifyShared(g.ToList(), outputs[i], r.Grader.Name,
+                    input.Dataset!, stepsRight)).ToList());
+                bar.Increment(chunk.Sum(g => g.Count()));
             }
         }
         var records = store.Records();
         ctx.Count("located", located.Count);
+        ctx.Count("rectified_prefixes", records.Count(x => x.Samples > 0));
         ctx.Count("rectified", records.Count(x => x.Pairs.Count > 0));
         ctx.Count("rectification_samples", records.Sum(x => (long)x.Samples));
         ctx.Count("rectification_correct", records.Sum(x => (long)x.Correct));
@@ -168,8 +172,7 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
 
     /// <summary>The prompt rectification continues from for a located error: the question, then the solution up to the
     /// wrong step's "Step k:" label (what the pairs stage samples from; public for the scheduling benchmark).</summary>
-    public static string RectificationPrompt(VerifiedRecord located, string template) =>
-        PromptTemplates.RenderWithPrefix(template, located.Question, StepError.Of(located).InitialReasonSteps);
+    public static string RectificationPrompt(VerifiedRecord located, string template) => StepError.Of(located).Prompt(template);
 
     /// <summary>A located error: the text before step k (ending with the "Step k:" label) and step k itself.</summary>
     sealed record StepError(VerifiedRecord Record, string InitialReasonSteps, string Rejected)
@@ -183,6 +186,23 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
             var step = split.Steps[k - 1].Text;
             int colon = step.IndexOf(':');
             return new StepError(v, split.Prefix(k - 1) + step[..(colon + 1)], step[(colon + 1)..]);
+        }
+
+        public string Prompt(string template) => PromptTemplates.RenderWithPrefix(template, Record.Question, InitialReasonSteps);
+
+        /// <summary>Rectifies errors that share one prefix (and so one set of continuations): the first error's record
+        /// counts the continuations, the others count none (they generated none); a (chosen, rejected) pair two errors
+        /// share (the same wrong step) is kept once.</summary>
+        public static IEnumerable<RectifiedRecord> RectifyShared(IReadOnlyList<StepError> errors, IReadOnlyList<string> continuations,
+            string grader, string dataset, Func<string, string, bool>? stepsRight)
+        {
+            var made = new HashSet<(string, string)>();
+            for (int i = 0; i < errors.Count; i++)
+            {
+                var r = errors[i].Rectify(continuations, grader, dataset, stepsRight);
+                var pairs = r.Pairs.Where(x => made.Add((Normalise(x.Chosen), Normalise(x.Rejected)))).ToList();
+                yield return i == 0 ? r with { Pairs = pairs } : r with { Samples = 0, Correct = 0, RightAnswerWrongSteps = 0, Pairs = pairs };
+            }
         }
 
         public RectifiedRecord Rectify(IReadOnlyList<string> continuations, string grader, string dataset,

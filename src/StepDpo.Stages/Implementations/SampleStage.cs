@@ -18,7 +18,7 @@ namespace StepDpo.Stages.Implementations;
 /// </summary>
 public sealed class SampleStage(string name = "sample", Links? links = null) : PipelineStage<SampleStage.Input>(name, links)
 {
-    public override int Version => 2; // 2: the engine's attention is written out on the CPU up to 256 keys (other float rounding, other samples)
+    public override int Version => 3; // 3: four static batches per call (other batches); 2: attention written out on the CPU
     public const string FileName = "samples.jsonl";
 
     /// <param name="Pool">the problems (<see cref="Slices.Pool"/>)</param>

@@ -1,5 +1,6 @@
 using StepDpo.Stages.Records;
 using StepDpo.Text;
+using StepDpo.Torch.Devices;
 using StepDpo.Torch.Generation;
 using StepDpo.Torch.Model;
 
@@ -11,8 +12,9 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
 {
     readonly GenerationEngine engine = new(model, tokenizer);
 
-    /// <summary>Sequences per call: one batch (the engine's static batches; see SamplingOptions.ContinuousBatching).</summary>
-    public int PreferredChunk => System.Math.Max(1, batchSize);
+    /// <summary>Sequences per call: four static batches, which the CPU decodes several at once (SamplingOptions.Workers).
+    /// A constant, not the core count: a call's prompts decide its batches, so results do not depend on the machine.</summary>
+    public int PreferredChunk => 4 * System.Math.Max(1, batchSize);
 
     public CausalLM Model => model;
     public ITokenizer Tokenizer => tokenizer;
@@ -28,6 +30,7 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
             MaxNewTokens = p.MaxNewTokens,
             StopStrings = p.Stop,
             MaxBatchSize = System.Math.Max(batchSize, p.N),
+            Workers = model.Device.type == TorchSharp.DeviceType.CPU ? CpuWorkers.Available : 1,
             PromptSeeds = prompts.Select(q => (ulong)SeedDerivation.Derive(p.Seed, q.Id, 0)).ToArray(),
         };
         int reported = 0;

@@ -50,7 +50,8 @@ public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = nul
 
         var results = new Completion[prompts.Count * options.N];
         var tracker = new ProgressTracker(progress, results.Length);
-        var sampler = new SequenceSampler(tokenizer, options, eos, tracker);
+        SequenceSampler NewSampler() => new(tokenizer, options, eos, tracker);
+        var sampler = NewSampler();
         var samples = Enumerable.Range(0, prompts.Count)
             .Select(p => Enumerable.Range(0, options.N).Select(s => new Sequence(p, s, prompts[p], new SplitMix64(
                 options.PromptSeeds is { } seeds ? SeedFor(seeds[p], 0, s) : SeedFor(options.Seed, p, s)))).ToArray())
@@ -60,7 +61,7 @@ public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = nul
         try
         {
             using var noGrad = no_grad();
-            if (options.UseKvCache) new DecodeScheduler(model, sampler, options).Run(samples, prompts, ct);
+            if (options.UseKvCache) new DecodeScheduler(model, NewSampler, options).Run(samples, prompts, ct);
             else RecomputeEachStep(samples.SelectMany(s => s).ToList(), sampler, options, ct);
         }
         finally { model.train(wasTraining); }
@@ -100,10 +101,15 @@ public sealed class GenerationEngine(CausalLM model, ITokenizer? tokenizer = nul
     {
         int finished;
         long tokens;
+        readonly Lock gate = new(); // workers report from their own threads
+
         public void Step(int newTokens, int newlyFinished)
         {
-            tokens += newTokens; finished += newlyFinished;
-            progress?.Report(new GenerationProgress(finished, total, tokens));
+            lock (gate)
+            {
+                tokens += newTokens; finished += newlyFinished;
+                progress?.Report(new GenerationProgress(finished, total, tokens));
+            }
         }
     }
 }

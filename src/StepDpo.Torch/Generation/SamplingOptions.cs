@@ -36,6 +36,9 @@ public sealed record SamplingOptions
     /// (tests/StepDpo.Bench `scheduling`). False takes prompts in static batches (the next starts when this one's last
     /// sequence ends), each prompt prefilled alone.</summary>
     public bool ContinuousBatching { get; init; }
+    /// <summary>Static batches decoded at once, each on its own CPU thread (<see cref="Devices.CpuWorkers"/>); the batches
+    /// themselves do not depend on it, so neither does any result. 1 on a GPU.</summary>
+    public int Workers { get; init; } = 1;
 
     public void Validate()
     {
@@ -44,6 +47,7 @@ public sealed record SamplingOptions
         if (TopP is <= 0 or > 1) throw new ArgumentException($"top-p must be in (0, 1] (got {TopP})");
         if (TopK < 0) throw new ArgumentException($"top-k must be >= 0 (got {TopK})");
         if (N < 1) throw new ArgumentException($"n must be at least 1 (got {N})");
+        if (Workers < 1) throw new ArgumentException($"workers must be at least 1 (got {Workers})");
         if (MaxBatchSize < 1) throw new ArgumentException($"max batch size must be at least 1 (got {MaxBatchSize})");
     }
 }

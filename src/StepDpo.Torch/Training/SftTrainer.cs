@@ -26,14 +26,14 @@ public static class SftTrainer
         var (trainIdx, evalIdx) = BatchPlanner.Split(examples.Count, opts.EvalFraction, opts.Seed);
         var train = trainIdx.Select(i => examples[i]).ToList();
 
-        MicroResult Step(IReadOnlyList<SftExample> batchExamples, double weight, bool backward)
+        MicroResult Step(IReadOnlyList<SftExample> batchExamples, double weight, Action<Tensor>? backward)
         {
             using var scope = NewDisposeScope();
             using var batch = Pack(batchExamples, opts.MaxLength, model.Device);
             var rows = batch.ScoredLogits(model);
             var logp = batch.TargetLogProbs(rows.log_softmax(-1));
             var loss = -logp.mean();
-            if (backward) (loss * weight).backward();
+            backward?.Invoke(loss * weight);
             double correct = batch.TopOne(rows).sum().item<long>();
             int tokens = batch.GroupTokenCounts.Sum();
             // Sums are per token here; the engine divides by examples, so report per-example-normalised values instead.
@@ -49,7 +49,7 @@ public static class SftTrainer
             Trainable = lora?.Parameters ?? model.Module.named_parameters().Where(p => p.parameter.requires_grad).ToList(),
             Lengths = train.Select(e => e.Length).ToList(),
             WeightOf = batch => batch.Sum(i => train[i].Completion.Length),
-            RunMicroStep = (batch, weight) => Step(batch.Select(i => train[i]).ToList(), weight, backward: true),
+            RunMicroStep = (batch, weight, backward) => Step(batch.Select(i => train[i]).ToList(), weight, backward),
             Evaluate = evalIdx.Length == 0 ? null : () =>
             {
                 double tokens = evalIdx.Sum(i => examples[i].Completion.Length), loss = 0, acc = 0;
@@ -57,7 +57,7 @@ public static class SftTrainer
                 {
                     var chunk = evalIdx.Skip(s).Take(opts.MicroBatchSize).Select(i => examples[i]).ToList();
                     double w = chunk.Sum(e => e.Completion.Length) / tokens;
-                    var r = Step(chunk, w, backward: false);
+                    var r = Step(chunk, w, backward: null);
                     loss += r.WeightedLoss;
                     acc += r.Sums["token_accuracy"] / chunk.Count * w;
                 }

@@ -51,7 +51,7 @@ public static class StepDpoTrainer
         var train = trainIdx.Select(i => pairs[i]).ToList();
         var trainRefs = Subset(refs, trainIdx);
 
-        MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, bool backward)
+        MicroResult Step(IReadOnlyList<TokenizedPair> batchPairs, double[] rc, double[] rr, double weight, Action<Tensor>? backward)
         {
             using var scope = NewDisposeScope();
             // Batch, reference log-probs and lengths are created on the policy's device: nothing crosses to the host but
@@ -64,7 +64,7 @@ public static class StepDpoTrainer
                 tensor(lp.ChosenTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device: device),
                 tensor(lp.RejectedTokens.Select(n => (float)n).ToArray(), ScalarType.Float32, device: device));
             var output = DpoLoss.Compute(losses, settings, logps);
-            if (backward) (output.Loss * weight).backward();
+            backward?.Invoke(output.Loss * weight);
             var cr = output.ChosenRewards; var rj = output.RejectedRewards;
             var stats = lp.Stats!;
             using var logitSums = stats.LogitMean.reshape(-1, 2);
@@ -104,8 +104,8 @@ public static class StepDpoTrainer
             Trainable = lora?.Parameters ?? policy.Module.named_parameters().Where(p => p.parameter.requires_grad).ToList(),
             Lengths = train.Select(p => opts.SharedPrefix ? p.SharedLength : p.FullLength).ToList(),
             WeightOf = batch => batch.Length,
-            RunMicroStep = (batch, weight) => Step(batch.Select(i => train[i]).ToList(),
-                batch.Select(i => trainRefs.Chosen[i]).ToArray(), batch.Select(i => trainRefs.Rejected[i]).ToArray(), weight, backward: true),
+            RunMicroStep = (batch, weight, backward) => Step(batch.Select(i => train[i]).ToList(),
+                batch.Select(i => trainRefs.Chosen[i]).ToArray(), batch.Select(i => trainRefs.Rejected[i]).ToArray(), weight, backward),
             Evaluate = evalIdx.Length == 0 ? null : () => Evaluate(evalIdx),
             MetricNames = MetricNames,
             EvalMetricNames = MetricNames,
@@ -125,7 +125,7 @@ public static class StepDpoTrainer
             {
                 var chunk = idx.Skip(s).Take(opts.MicroBatchSize).ToArray();
                 var r = Step(chunk.Select(i => pairs[i]).ToList(), chunk.Select(i => refs.Chosen[i]).ToArray(),
-                    chunk.Select(i => refs.Rejected[i]).ToArray(), (double)chunk.Length / idx.Length, backward: false);
+                    chunk.Select(i => refs.Rejected[i]).ToArray(), (double)chunk.Length / idx.Length, backward: null);
                 loss += r.WeightedLoss;
                 foreach (var (k, v) in r.Sums) totals[k] = totals.GetValueOrDefault(k) + v / idx.Length;
             }

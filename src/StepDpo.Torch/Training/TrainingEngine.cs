@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using StepDpo.Core;
+using StepDpo.Torch.Devices;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -28,7 +29,9 @@ public sealed class TrainingDivergedException(string message) : StepDpoException
 /// </summary>
 public sealed class TrainingEngine
 {
-    public delegate MicroResult MicroStep(int[] examples, double weight);
+    /// <summary>Forwards one micro-batch and hands its weighted loss to <paramref name="backward"/> (which differentiates
+    /// it: into the parameters' gradients, or into this micro-batch's own when micro-batches run at once).</summary>
+    public delegate MicroResult MicroStep(int[] examples, double weight, Action<Tensor> backward);
     public delegate IReadOnlyDictionary<string, double> Evaluation();
 
     public required ICausalLM Model { get; init; }
@@ -93,9 +96,8 @@ public sealed class TrainingEngine
             {
                 Model.Module.train();
                 optimizer.ZeroGrad();
-                foreach (var batch in micro)
+                foreach (var r in RunMicroBatches(micro, totalWeight))
                 {
-                    var r = GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight));
                     loss += r.WeightedLoss; tokens += r.Tokens; examples += r.Examples;
                     foreach (var (k, v) in r.Sums) sums[k] = sums.GetValueOrDefault(k) + v;
                 }
@@ -134,6 +136,42 @@ public sealed class TrainingEngine
         string final = Path.Combine(OutputDirectory, "final");
         WriteAtomically(final, dir => SaveModel(dir).GetAwaiter().GetResult());
         return new TrainResult(final, total, last, lastEval);
+    }
+
+    /// <summary>
+    /// Forward and backward of a step's micro-batches. On the CPU, without activation checkpointing, they run several at
+    /// once (<see cref="CpuWorkers"/>; tiny's SFT step: one core's ops are too small for libtorch to split), each
+    /// differentiated into gradients of its own, which are then summed in micro-batch order, the order in which backward
+    /// would have accumulated them one after another: the same sums, bit for bit, however many ran at once.
+    /// (Checkpointed blocks run backward inside their own backward, into the parameters' gradients, so those steps run
+    /// their micro-batches one after another.)
+    /// </summary>
+    MicroResult[] RunMicroBatches(List<int[]> micro, double totalWeight)
+    {
+        int workers = Model.Device.type == TorchSharp.DeviceType.CPU && !Options.GradientCheckpointing ? CpuWorkers.Available : 1;
+        if (workers <= 1 || micro.Count <= 1)
+            return micro.Select(batch => GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight, loss => loss.backward()))).ToArray();
+
+        var parameters = Trainable.Select(t => (Tensor)t.Parameter).ToList();
+        var results = new MicroResult[micro.Count];
+        var grads = new Tensor?[micro.Count][];
+        CpuWorkers.Run(Enumerable.Range(0, micro.Count).ToList(), workers, k =>
+        {
+            using var scope = NewDisposeScope(); // this thread's tensors are freed on this thread
+            results[k] = GuardMemory(() => RunMicroStep(micro[k], WeightOf(micro[k]) / totalWeight, loss =>
+                grads[k] = autograd.grad([loss], parameters, allow_unused: true)
+                    .Select(g => g is null || g.IsInvalid ? null : g.DetachFromDisposeScope()).ToArray()));
+        });
+        using var _ = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+            foreach (var mine in grads)
+            {
+                if (mine?[i] is not Tensor g) continue;
+                if (Trainable[i].Parameter.grad is Tensor sum) sum.add_(g);
+                else Trainable[i].Parameter.grad = g; // the parameter holds its own reference
+                g.Dispose();
+            }
+        return results;
     }
 
     StepMetrics RunEvaluation(int step, int total, double epoch, TimeSpan elapsed, TimeSpan eta)
