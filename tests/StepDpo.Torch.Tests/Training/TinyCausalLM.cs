@@ -21,9 +21,6 @@ public sealed class TinyCausalLM : nn.Module, ICausalLM, IGradientCheckpointable
 
     public TinyCausalLM(int vocab = 260, int dim = 32, int layerCount = 2, int heads = 4, long seed = 1) : base("TinyCausalLM")
     {
-        // Seeded from its own seed, leaving the global generator as it was.
-        using var saved = torch.random.get_rng_state();
-        torch.random.manual_seed(seed);
         VocabSize = vocab;
         headDim = dim / heads;
         embed_tokens = nn.Embedding(vocab, dim);
@@ -31,7 +28,26 @@ public sealed class TinyCausalLM : nn.Module, ICausalLM, IGradientCheckpointable
         norm = new RmsNorm(dim);
         lm_head = nn.Linear(dim, vocab, hasBias: false);
         RegisterComponents();
-        torch.random.set_rng_state(saved);
+        // Drawn from a generator of its own: test classes run in parallel, and the trainer seeds the global one, so
+        // weights drawn from it depended on what ran beside (a resume test saw another start model now and then).
+        // The distributions of torch's defaults: linear layers U(±1/√fan_in), embeddings N(0, 1); norms stay 1.
+        using var generator = new torch.Generator((ulong)seed);
+        using (no_grad())
+            foreach (var (name, p) in named_parameters())
+            {
+                if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("layernorm")) continue;
+                using var values = name.StartsWith("embed_tokens", StringComparison.Ordinal)
+                    ? randn(p.shape, generator: generator)
+                    : (rand(p.shape, generator: generator) * 2 - 1) / Math.Sqrt(FanIn(name));
+                p.copy_(values);
+            }
+    }
+
+    /// <summary>Input width of the linear layer a parameter belongs to (its bias included).</summary>
+    long FanIn(string name)
+    {
+        string weight = name.EndsWith(".bias", StringComparison.Ordinal) ? name[..^".bias".Length] + ".weight" : name;
+        return named_parameters().First(p => p.name == weight).parameter.shape[1];
     }
 
     public nn.Module Module => this;
