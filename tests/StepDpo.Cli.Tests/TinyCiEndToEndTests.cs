@@ -148,15 +148,15 @@ public sealed class TinyCiEndToEndTests : IClassFixture<TinyCiEndToEndTests.Run>
         Assert.Contains("Every expectation of the manifest holds.", report);
         foreach (var (row, stage, counter) in new[] { ("problems", "sample", "problems"), ("samples", "sample", "samples"),
                      ("wrong", "sample", "wrong"), ("located", "verify", "located"), ("rectified", "pairs", "rectified"), ("pairs", "pairs", "pairs") })
-            Assert.Matches($@"\| {row} \| [^|]* \| {run.Counters(stage)[counter]} \|", report);
+            Assert.Matches($@"\| {row} \| [^|]* \| {run.Counters(stage)[counter]!.GetValue<long>().ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} \|", report);
     }
 
     [Fact]
     public void The_data_funnel_yields_pairs_in_the_public_format()
     {
         var sample = run.Counters("sample");
-        Assert.Equal(300, sample["problems"]!.GetValue<long>());
-        Assert.Equal(600, sample["samples"]!.GetValue<long>());
+        Assert.Equal(600, sample["problems"]!.GetValue<long>());
+        Assert.Equal(2400, sample["samples"]!.GetValue<long>());
         Assert.True(sample["wrong"]!.GetValue<long>() > 0, "the sft model should make mistakes worth fixing");
         Assert.True(run.Counters("verify")["located"]!.GetValue<long>() > 0);
         long pairs = run.Counters("pairs")["pairs"]!.GetValue<long>();

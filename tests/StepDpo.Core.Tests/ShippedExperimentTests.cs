@@ -50,7 +50,7 @@ public class ShippedExperimentTests
     {
         using var ws = new TempWorkspace();
         var e = Assert.Throws<ManifestException>(() => ManifestLoader.Load("tiny", ws.Workspace, ["train.max_length=100"]));
-        Assert.Equal("shipped:experiments/tiny.yaml:55:22: 'train.max_prompt_length': 192 leaves the completion no tokens: it must be below max_length (100)",
+        Assert.Equal("shipped:experiments/tiny.yaml:58:22: 'train.max_prompt_length': 192 leaves the completion no tokens: it must be below max_length (100)",
             Assert.Single(e.Problems));
     }
 }
