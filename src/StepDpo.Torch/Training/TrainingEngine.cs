@@ -144,7 +144,8 @@ public sealed class TrainingEngine
     /// differentiated into gradients of its own, which are then summed in micro-batch order, the order in which backward
     /// would have accumulated them one after another: the same sums, bit for bit, however many ran at once.
     /// (Checkpointed blocks run backward inside their own backward, into the parameters' gradients, so those steps run
-    /// their micro-batches one after another.)
+    /// their micro-batches one after another.) Several micro-batches at once hold their activations and gradients at
+    /// once: the memory plan counts one micro-batch; STEPDPO_THREADS=1 runs them one at a time.
     /// </summary>
     MicroResult[] RunMicroBatches(List<int[]> micro, double totalWeight)
     {
