@@ -47,27 +47,29 @@ public sealed class RolloutVerifier : Verifier
         var s = (Settings)settings;
         using var sampler = new StartModelSampler(job, s);
         var oracles = Oracles(job, s, sampler);
-        var locators = new Dictionary<string, RolloutLocator>();
         var storedByProblem = job.Store.Records().Where(r => r.Estimates is not null).ToLookup(r => r.ProblemId);
-        await job.EachAsync(async (sample, token) =>
+        var locators = new ConcurrentDictionary<string, RolloutLocator>();
+        // Problems side by side on the CPU's cores (each probe is one prompt's m rollouts, too small to fill them alone).
+        job.EachProblem(async (sample, token) =>
         {
             // One locator per problem: wrong samples of a problem share the rollouts of their common prefixes. A resumed
             // run first remembers what the stored records of the problem evaluated, so each record's cost (rollouts of
             // prefixes its problem had not evaluated before) is the one an uninterrupted run records.
-            if (!locators.TryGetValue(sample.ProblemId, out var locator))
+            var locator = locators.GetOrAdd(sample.ProblemId, _ =>
             {
-                locators[sample.ProblemId] = locator = new RolloutLocator(oracles(sample), s.Rollouts);
+                var fresh = new RolloutLocator(oracles(sample), s.Rollouts);
                 foreach (var r in storedByProblem[sample.ProblemId])
                 {
                     var prefixes = VerifyJob.Prefixes(r.Solution);
-                    foreach (var (i, estimate) in r.Estimates!) locator.Remember(prefixes[int.Parse(i)], (int)Math.Round(estimate * s.Rollouts));
+                    foreach (var (i, estimate) in r.Estimates!) fresh.Remember(prefixes[int.Parse(i)], (int)Math.Round(estimate * s.Rollouts));
                 }
-            }
+                return fresh;
+            });
             var found = await locator.BinarySearchAsync(VerifyJob.Prefixes(sample), token);
             var estimates = found.Estimates.ToDictionary(e => e.Key.ToString(), e => e.Value);
             return VerifyJob.Record(sample, found.FirstWrongStep, Name, found.Outcome == RolloutOutcome.Located ? "located" : "problem_unsolved",
                 estimates, rollouts: found.OracleCalls * s.Rollouts);
-        }, ct);
+        }, StepDpo.Torch.Devices.CpuWorkers.Available, ct);
 
         if (s.Truth is null || ProblemPool.Sampling(job.Seed, s.Truth, job.Context.Workspace) is not { IsSynthetic: true } pool) return;
         using var bar = job.Context.Progress.Start("verify: rollout searches against the exact checker", job.Samples.Count * RolloutSearches.All.Count);
@@ -98,9 +100,23 @@ public sealed class RolloutVerifier : Verifier
     {
         ISampler? sampler;
 
-        public async Task<ISampler> GetAsync(CancellationToken ct) => sampler ??= await s.Generation.OpenAsync(s.Model,
-            s.Generation.NeedsModelFolders ? ModelStore.StartModelDir(job.Context, s.Model, job.StartModel) : "", "start", job.Context, ct);
+        readonly SemaphoreSlim opening = new(1, 1); // problems are located on several threads; one sampler for all
 
-        public void Dispose() => sampler?.Dispose();
+        public async Task<ISampler> GetAsync(CancellationToken ct)
+        {
+            await opening.WaitAsync(ct);
+            try
+            {
+                return sampler ??= await s.Generation.OpenAsync(s.Model,
+                    s.Generation.NeedsModelFolders ? ModelStore.StartModelDir(job.Context, s.Model, job.StartModel) : "", "start", job.Context, ct);
+            }
+            finally { opening.Release(); }
+        }
+
+        public void Dispose()
+        {
+            sampler?.Dispose();
+            opening.Dispose();
+        }
     }
 }

@@ -56,6 +56,38 @@ public sealed class VerifyJob
         }
     }
 
+    /// <summary>
+    /// Locates the solutions still to do several problems at a time, on <paramref name="workers"/> threads: a problem's
+    /// solutions one after another in their order (what one learns about a shared prefix the next reuses, and counts in
+    /// its cost), problems side by side. Each call of the model is the same whatever runs beside it, and records are
+    /// stored in <see cref="Todo"/>'s order as soon as all before them are, so the artifact is the one a single thread
+    /// writes and a killed run resumes where it stopped.
+    /// </summary>
+    public void EachProblem(Func<SampleRecord, CancellationToken, Task<VerifiedRecord>> locate, int workers, CancellationToken ct)
+    {
+        var problems = Enumerable.Range(0, Todo.Count).GroupBy(i => Todo[i].ProblemId).Select(g => g.ToList()).ToList();
+        var done = new VerifiedRecord?[Todo.Count];
+        int stored = 0;
+        var gate = new Lock();
+        StepDpo.Torch.Devices.CpuWorkers.Run(problems, workers, problem =>
+        {
+            foreach (int i in problem)
+            {
+                ct.ThrowIfCancellationRequested();
+                var record = locate(Todo[i], ct).GetAwaiter().GetResult(); // a worker thread of its own: blocking is its job
+                lock (gate)
+                {
+                    done[i] = record;
+                    for (; stored < done.Length && done[stored] is { } next; stored++)
+                    {
+                        Store.Append(next);
+                        Bar.Increment();
+                    }
+                }
+            }
+        });
+    }
+
     public static VerifiedRecord Record(SampleRecord s, int? k, string method, string outcome,
         IReadOnlyDictionary<string, double>? estimates = null, IReadOnlyList<string>? labels = null, int? rollouts = null) =>
         new(s.Id, s.ProblemId, s.Question, s.Answer, s.Solution, k, method, outcome, estimates, labels, rollouts);
