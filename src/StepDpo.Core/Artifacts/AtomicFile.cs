@@ -25,6 +25,7 @@ public static class AtomicFile
     public static void Write(string path, Action<Stream> write)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        RemoveLeftTemps(path);
         string temp = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         try
         {
@@ -39,5 +40,30 @@ public static class AtomicFile
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
+    }
+
+    /// <summary>Removes the temp files of <paramref name="path"/> that writers killed midway left (their process is gone):
+    /// a resumed stage would otherwise carry them into its finished folder (found by the stage kill tests).</summary>
+    static void RemoveLeftTemps(string path)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!, prefix = Path.GetFileName(path) + ".tmp-";
+        foreach (var temp in Directory.EnumerateFiles(dir, prefix + "*"))
+        {
+            var rest = Path.GetFileName(temp)[prefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash > 0 && int.TryParse(rest[..dash], out int pid) && pid != Environment.ProcessId && !IsRunning(pid))
+                File.Delete(temp);
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; } // no such process
+        catch (InvalidOperationException) { return false; }
     }
 }
