@@ -136,7 +136,7 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
             var p = new SampleParams(r.Samples, r.Temperature, r.TopP, r.MaxNewTokens, [], ctx.Seed(input.Seed!.Value, "rectify"));
             // Wrong solutions that agree up to their first wrong step (often: the same habit at step 1 in several samples
             // of a problem) ask the same question of the model: each distinct prefix is rectified once, and every error
-            // sharing it pairs its own wrong step with those continuations (the tiny run: 867 prefixes for 2,236 errors).
+            // sharing it pairs its own wrong step with those continuations (tiny: 766 prefixes for 2,135 errors).
             var groups = todo.Select(StepError.Of).GroupBy(e => e.Prompt(r.Model.Template)).ToList();
             foreach (var chunk in groups.Chunk(System.Math.Max(1, sampler.PreferredChunk / r.Samples)))
             {
@@ -190,39 +190,39 @@ public sealed class PairsStage(string name = "pairs", Links? links = null) : Pip
 
         public string Prompt(string template) => PromptTemplates.RenderWithPrefix(template, Record.Question, InitialReasonSteps);
 
-        /// <summary>Rectifies errors that share one prefix (and so one set of continuations): the first error's record
-        /// counts the continuations, the others count none (they generated none); a (chosen, rejected) pair two errors
-        /// share (the same wrong step) is kept once.</summary>
+        /// <summary>Rectifies errors that share one prefix (and so one set of continuations): the continuations are
+        /// judged once; each error pairs its own wrong step with the first steps of the kept ones (a chosen step equal to
+        /// its rejected one, or already paired with the same rejected step by an earlier error, is dropped). The first
+        /// error's record counts the continuations, the others none (they generated none).</summary>
         public static IEnumerable<RectifiedRecord> RectifyShared(IReadOnlyList<StepError> errors, IReadOnlyList<string> continuations,
             string grader, string dataset, Func<string, string, bool>? stepsRight)
         {
+            var (prefix, record) = (errors[0].InitialReasonSteps, errors[0].Record);
+            var kept = new List<(string Chosen, string Full)>();
+            int lucky = 0;
+            foreach (var c in continuations)
+            {
+                string full = prefix + c;
+                if (!Grading.Grade(full, record.Answer, grader).Correct) continue;
+                if (stepsRight is not null && !stepsRight(record.ProblemId, full)) { lucky++; continue; }
+                kept.Add((FirstStep(c), full));
+            }
             var made = new HashSet<(string, string)>();
             for (int i = 0; i < errors.Count; i++)
             {
-                var r = errors[i].Rectify(continuations, grader, dataset, stepsRight);
-                var pairs = r.Pairs.Where(x => made.Add((Normalise(x.Chosen), Normalise(x.Rejected)))).ToList();
-                yield return i == 0 ? r with { Pairs = pairs } : r with { Samples = 0, Correct = 0, RightAnswerWrongSteps = 0, Pairs = pairs };
+                var e = errors[i];
+                string rejected = Normalise(e.Rejected);
+                var seen = new HashSet<string> { rejected };
+                var pairs = new List<StepDpoPair>();
+                foreach (var (chosen, full) in kept)
+                {
+                    if (chosen.Trim().Length == 0 || !seen.Add(Normalise(chosen)) || !made.Add((Normalise(chosen), rejected))) continue;
+                    pairs.Add(new StepDpoPair(e.Record.Question, prefix, chosen, e.Rejected, full, e.Record.Solution, e.Record.Answer, dataset));
+                }
+                yield return i == 0
+                    ? new RectifiedRecord(e.Record.Id, e.Record.ProblemId, continuations.Count, kept.Count, lucky, pairs)
+                    : new RectifiedRecord(e.Record.Id, e.Record.ProblemId, 0, 0, 0, pairs);
             }
-        }
-
-        public RectifiedRecord Rectify(IReadOnlyList<string> continuations, string grader, string dataset,
-            Func<string, string, bool>? stepsRight)
-        {
-            var pairs = new List<StepDpoPair>();
-            var seen = new HashSet<string> { Normalise(Rejected) };
-            int correct = 0, lucky = 0;
-            foreach (var c in continuations)
-            {
-                string full = InitialReasonSteps + c;
-                if (!Grading.Grade(full, Record.Answer, grader).Correct) continue;
-                if (stepsRight is not null && !stepsRight(Record.ProblemId, full)) { lucky++; continue; }
-                correct++;
-                string chosen = FirstStep(c);
-                if (chosen.Trim().Length == 0 || !seen.Add(Normalise(chosen))) continue;
-                pairs.Add(new StepDpoPair(Record.Question, InitialReasonSteps, chosen, Rejected, full, Record.Solution,
-                    Record.Answer, dataset));
-            }
-            return new RectifiedRecord(Record.Id, Record.ProblemId, continuations.Count, correct, lucky, pairs);
         }
 
         /// <summary>The continuation up to (and with) the newline before the next "Step" label.</summary>
