@@ -59,8 +59,7 @@ public static class ModelStore
     /// than cores avoids OpenMP spinning against the other processes (measured 10x slower at 2 threads on a loaded 2-core box).</summary>
     public static void ApplyThreadSetting()
     {
-        if (int.TryParse(Environment.GetEnvironmentVariable("STEPDPO_THREADS"), out int threads) && threads > 0
-            && TorchSharp.torch.get_num_threads() != threads)
+        if (StepDpo.Torch.Devices.CpuWorkers.Cap is int threads && TorchSharp.torch.get_num_threads() != threads)
             TorchSharp.torch.set_num_threads(threads);
     }
 

@@ -30,7 +30,7 @@ public sealed class LocalSampler(CausalLM model, ITokenizer tokenizer, int batch
             MaxNewTokens = p.MaxNewTokens,
             StopStrings = p.Stop,
             MaxBatchSize = System.Math.Max(batchSize, p.N),
-            Workers = model.Device.type == TorchSharp.DeviceType.CPU ? CpuWorkers.Available : 1,
+            Workers = CpuWorkers.For(model.Device),
             PromptSeeds = prompts.Select(q => (ulong)SeedDerivation.Derive(p.Seed, q.Id, 0)).ToArray(),
         };
         int reported = 0;

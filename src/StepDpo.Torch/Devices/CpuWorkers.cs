@@ -13,9 +13,16 @@ namespace StepDpo.Torch.Devices;
 /// </summary>
 public static class CpuWorkers
 {
-    /// <summary>Cores libtorch may use: STEPDPO_THREADS when set (a machine shared with other work), else all.</summary>
-    public static int Available =>
-        int.TryParse(Environment.GetEnvironmentVariable("STEPDPO_THREADS"), out int n) && n > 0 ? n : Environment.ProcessorCount;
+    /// <summary>STEPDPO_THREADS, the cores a run may use on a machine shared with other work; null when unset.</summary>
+    public static int? Cap =>
+        int.TryParse(Environment.GetEnvironmentVariable("STEPDPO_THREADS"), out int n) && n > 0 ? n : null;
+
+    /// <summary>Cores libtorch may use: <see cref="Cap"/> when set, else all.</summary>
+    public static int Available => Cap ?? Environment.ProcessorCount;
+
+    /// <summary>Workers for pieces of work on <paramref name="device"/>: the available cores on the CPU, one elsewhere
+    /// (a GPU's kernels are large enough to keep it busy from one thread).</summary>
+    public static int For(Device device) => device.type == TorchSharp.DeviceType.CPU ? Available : 1;
 
     public static void Run<T>(IReadOnlyList<T> items, int workers, Action<T> work)
     {

@@ -149,7 +149,7 @@ public sealed class TrainingEngine
     /// </summary>
     MicroResult[] RunMicroBatches(List<int[]> micro, double totalWeight)
     {
-        int workers = Model.Device.type == TorchSharp.DeviceType.CPU && !Options.GradientCheckpointing ? CpuWorkers.Available : 1;
+        int workers = Options.GradientCheckpointing ? 1 : CpuWorkers.For(Model.Device);
         if (workers <= 1 || micro.Count <= 1)
             return micro.Select(batch => GuardMemory(() => RunMicroStep(batch, WeightOf(batch) / totalWeight, loss => loss.backward()))).ToArray();
 
